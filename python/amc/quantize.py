@@ -1,0 +1,72 @@
+"""int8 variants of gr-amc ONNX models through ONNX Runtime's quantization tools.
+
+- Convolutional models (a Conv node in the graph) with calibration inputs: static quantization, QDQ format,
+  per-channel int8 weights, uint8 activations calibrated (MinMax) on the given frames.
+- Everything else (GRU/LSTM/dense models, or no calibration data): dynamic quantization (int8 weights of
+  MatMul/Gemm/LSTM; activations quantized at run time).  ONNX Runtime has no quantized GRU kernel, so a GRU's
+  recurrent weights stay float32 and only its dense layer is quantized.
+
+The contract (metadata_props) is copied over unchanged, with amc.quantization added.  Used by
+`gr-amc train --int8` (which reports the size and accuracy change on the test split).
+"""
+import os
+import tempfile
+
+
+def quantize_file(src, dst, calib_inputs=None, method=None):
+    """Write an int8 variant of the ONNX model src to dst.  Returns dict(method, bytes, float_bytes)."""
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                          quantize_static)
+
+    proto = onnx.load(src)
+    meta = [(p.key, p.value) for p in proto.metadata_props]
+    ops = {n.op_type for n in proto.graph.node}
+    if method is None:
+        method = "static" if ("Conv" in ops and calib_inputs is not None and len(calib_inputs)) else "dynamic"
+    if method not in ("static", "dynamic"):
+        raise ValueError(f"quantization method must be 'static' or 'dynamic', got {method!r}")
+    input_name = proto.graph.input[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, x, batch=32):
+            self.items = iter([{input_name: x[i:i + batch]} for i in range(0, len(x), batch)])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "q.onnx")
+        if method == "dynamic":
+            quantize_dynamic(src, out, weight_type=QuantType.QInt8)
+        else:
+            if calib_inputs is None:
+                raise ValueError("static quantization needs calibration inputs")
+            quantize_static(src, out, Reader(calib_inputs), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        q = onnx.load(out)
+    del q.metadata_props[:]
+    for k, v in meta + [("amc.quantization", f"int8 {method} (onnxruntime.quantization)")]:
+        e = q.metadata_props.add()
+        e.key, e.value = k, v
+    from .train import atomic_write_bytes
+    data = q.SerializeToString()
+    atomic_write_bytes(data, dst)
+    return dict(method=method, bytes=len(data), float_bytes=os.path.getsize(src))
+
+
+def onnx_predict(path_or_bytes, x, batch=256, threads=1):
+    """Output (numpy) of an ONNX model on model inputs x, run in batches with ONNX Runtime."""
+    import numpy as np
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(path_or_bytes, so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
+
+
+def onnx_accuracy(path, x, y, batch=256):
+    import numpy as np
+    return float(np.mean(onnx_predict(path, x, batch).argmax(1) == y))

@@ -1,0 +1,431 @@
+"""`gr-amc train`: train a zoo model on a dataset file and export it to a self-describing ONNX file.
+
+Pipeline: load the dataset (datasets.load_dataset: complex frames, already normalized by the generator with the
+normalization named in the file's attributes) -> optional SNR filter / subsampling -> seeded 6:2:2 split
+(train/validation/test) -> contract.to_model_input (the representation and layout of the model, the same function
+the classifier block uses) -> Adam, learning rate halved when the validation loss stalls, early stopping on the
+validation loss, a checkpoint after every epoch (``--resume`` continues from it) -> the best weights are exported
+with torch.onnx.export(dynamo=False, dynamic batch axis), the contract is written into metadata_props, the ONNX
+graph is run with ONNX Runtime on validation frames (batch 1 and a batch of 64) and compared with PyTorch, and only
+then is the file written (atomically: temporary file + rename).  ``--int8`` also writes an int8 variant
+(quantize.py) and reports its size and accuracy change on the test split.
+"""
+import json
+import os
+import sys
+import time
+
+from .cli import CliError
+from . import contract
+from .models import MODEL_NAMES, MODEL_INFO
+
+DEFAULTS = dict(epochs=30, batch_size=128, lr=1e-3, patience=6, seed=0)
+
+
+def configure_parser(p):
+    p.add_argument("data", help="dataset file (HDF5 in the RadioML 2018.01A layout, RadioML 2016 pickle or "
+                                "SigMF, anything datasets.load_dataset reads)")
+    p.add_argument("-m", "--model", required=True, choices=MODEL_NAMES,
+                   help="architecture: " + "; ".join(f"{k}: {v[2]}" for k, v in MODEL_INFO.items()))
+    p.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="maximum number of epochs")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="Adam learning rate")
+    p.add_argument("--patience", type=int, default=DEFAULTS["patience"],
+                   help="early stopping: epochs without a better validation loss before stopping "
+                        "(the learning rate is halved after patience/2 such epochs)")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of the split, shuffling and weights")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--max-minutes", type=float, default=0.0,
+                   help="stop after the epoch that passes this much training time (0: no limit)")
+    p.add_argument("--min-snr", type=float, default=None, help="use only frames with SNR >= this (dB)")
+    p.add_argument("--max-snr", type=float, default=None, help="use only frames with SNR <= this (dB)")
+    p.add_argument("--max-frames", type=int, default=0,
+                   help="use a seeded random subset of at most this many frames (0: all)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden size (gru only; default 40)")
+    p.add_argument("--output-kind", default="logits", choices=contract.OUTPUTS,
+                   help="what the ONNX graph outputs (logits get a softmax in the classifier)")
+    p.add_argument("--dataset-name", default=None,
+                   help="amc.dataset metadata (default: the preset named in the file's attributes, else the "
+                        "file name)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.ckpt)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--int8", action="store_true",
+                   help="also write OUTPUT-int8.onnx (ONNX Runtime quantization) and report its size and "
+                        "accuracy change on the test split")
+    p.add_argument("--report", default=None, help="write the training report (JSON) here")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress lines")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# data
+
+def load_data(path):
+    """Dataset file -> dict(frames complex64 (N, L), labels int (N,), snrs float (N,), classes list, attrs dict).
+
+    Uses datasets.load_dataset (the shared reader); raises CliError naming the file on failure."""
+    import numpy as np
+    if not os.path.isfile(path):
+        raise CliError(f"dataset file {path!r} does not exist")
+    try:
+        from . import datasets
+        loader = datasets.load_dataset
+    except ImportError:          # the shared reader is not there (yet): read the RadioML 2018 HDF5 layout
+        loader = _load_radioml_hdf5
+    try:
+        ds = loader(path)
+    except (OSError, ValueError, KeyError) as e:
+        raise CliError(f"cannot read dataset {path!r}: {e}")
+    if isinstance(ds, dict):
+        get = ds.__getitem__
+    elif isinstance(ds, (tuple, list)) and not hasattr(ds, "frames"):
+        frames, labels, snrs, classes, attrs = ds[:5]
+        get = {"frames": frames, "labels": labels, "snrs": snrs, "classes": classes, "attrs": attrs}.__getitem__
+    else:
+        def get(k):
+            return getattr(ds, k)
+    out = dict(frames=np.asarray(get("frames")), labels=np.asarray(get("labels")).astype(np.int64).ravel(),
+               snrs=np.asarray(get("snrs"), dtype=np.float64).ravel(), classes=[str(c) for c in get("classes")],
+               attrs=dict(get("attrs") or {}))
+    if out["frames"].ndim != 2 or not np.iscomplexobj(out["frames"]):
+        raise CliError(f"dataset {path!r}: expected complex frames (N, L), got {out['frames'].dtype} "
+                       f"{out['frames'].shape}")
+    return out
+
+
+def _load_radioml_hdf5(path):
+    """Minimal reader of the RadioML 2018.01A HDF5 layout (X (N,L,2), Y one-hot, Z snr), used only when
+    datasets.py is missing."""
+    import h5py
+    import numpy as np
+    with h5py.File(path, "r") as f:
+        x = f["X"][...]
+        labels = np.argmax(f["Y"][...], axis=1)
+        snrs = f["Z"][...].ravel()
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    classes = attrs.get("classes")
+    if isinstance(classes, str):
+        classes = json.loads(classes)
+    if classes is None:
+        classes = contract.CLASSES_2018 if x.shape and len(np.unique(labels)) > 11 else contract.CLASSES_2016
+    frames = (x[..., 0] + 1j * x[..., 1]).astype(np.complex64)
+    return dict(frames=frames, labels=labels, snrs=snrs, classes=list(classes), attrs=attrs)
+
+
+def dataset_normalization(attrs):
+    """The per-frame normalization the generator applied (dataset attribute 'normalization'), default 'none'."""
+    for key in ("normalization", "amc.normalization", "norm"):
+        if key in attrs:
+            v = attrs[key]
+            v = v.decode() if isinstance(v, bytes) else str(v)
+            return v
+    cfg = attrs.get("config")
+    if isinstance(cfg, (str, bytes)):
+        try:
+            cfg = json.loads(cfg)
+        except ValueError:
+            cfg = None
+    if isinstance(cfg, dict):
+        for k in ("normalization", "normalize"):
+            if isinstance(cfg.get(k), str):
+                return cfg[k]
+        fr = cfg.get("framing") or cfg.get("frames") or {}
+        if isinstance(fr, dict) and isinstance(fr.get("normalization"), str):
+            return fr["normalization"]
+    return "none"
+
+
+def dataset_name(attrs, path):
+    for key in ("preset", "dataset", "name"):
+        if key in attrs:
+            v = attrs[key]
+            return v.decode() if isinstance(v, bytes) else str(v)
+    return os.path.basename(path)
+
+
+def split_indices(n, seed, fractions=(0.6, 0.2, 0.2)):
+    """Seeded 6:2:2 split of range(n) -> (train, val, test) index arrays (sorted)."""
+    import numpy as np
+    perm = np.random.default_rng(seed).permutation(n)
+    n_tr = int(round(fractions[0] * n))
+    n_va = int(round(fractions[1] * n))
+    return np.sort(perm[:n_tr]), np.sort(perm[n_tr:n_tr + n_va]), np.sort(perm[n_tr + n_va:])
+
+
+def select_frames(data, min_snr=None, max_snr=None, max_frames=0, seed=0):
+    """Indices of the frames used for training (SNR window, seeded subsample)."""
+    import numpy as np
+    keep = np.ones(len(data["labels"]), bool)
+    if min_snr is not None:
+        keep &= data["snrs"] >= min_snr
+    if max_snr is not None:
+        keep &= data["snrs"] <= max_snr
+    idx = np.flatnonzero(keep)
+    if max_frames and len(idx) > max_frames:
+        idx = np.sort(np.random.default_rng(seed + 7919).choice(idx, max_frames, replace=False))
+    return idx
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# torch helpers
+
+def _batches(n, batch_size, rng=None):
+    import numpy as np
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for i in range(0, n, batch_size):
+        yield order[i:i + batch_size]
+
+
+def predict_logits(model, x, device, batch_size=512):
+    """Logits (numpy) of a torch model on model inputs x (numpy float32)."""
+    import numpy as np
+    import torch
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for b in _batches(len(x), batch_size):
+            out.append(model(torch.from_numpy(x[b]).to(device)).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def _evaluate(model, x, y, device, batch_size=512):
+    import numpy as np
+    import torch
+    logits = predict_logits(model, x, device, batch_size)
+    loss = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(y)).item())
+    return loss, float(np.mean(logits.argmax(1) == y)), logits
+
+
+def _atomic_save_torch(obj, path):
+    import torch
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_bytes(data, path):
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ONNX export
+
+def export_onnx(model, example, metadata, output_kind="logits", check_inputs=None, atol=1e-3, rtol=1e-3):
+    """Export a torch model to ONNX bytes with a dynamic batch axis and the contract in metadata_props.
+
+    The graph is run with ONNX Runtime on check_inputs (default: example) as one batch and frame by frame, and
+    compared with PyTorch; RuntimeError if they differ by more than atol + rtol*|torch|.  Returns
+    (bytes, max_abs_diff)."""
+    import io
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    model = model.cpu().eval()
+    net = torch.nn.Sequential(model, torch.nn.Softmax(dim=-1)) if output_kind == "probs" else model
+    buf = io.BytesIO()
+    torch.onnx.export(net, (torch.from_numpy(example[:1]),), buf, input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "N"}, "output": {0: "N"}}, opset_version=17, dynamo=False)
+    proto = onnx.load_from_string(buf.getvalue())
+    del proto.metadata_props[:]
+    for k, v in contract.encode_metadata(metadata).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    proto.producer_name = "gr-amc"
+    proto.doc_string = f"gr-amc {metadata.get(contract.META_MODEL, '')} modulation classifier"
+    onnx.checker.check_model(proto)
+    data = proto.SerializeToString()
+
+    xs = example if check_inputs is None else check_inputs
+    with torch.no_grad():
+        ref = net(torch.from_numpy(xs)).numpy()
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    got = sess.run(None, {name: xs})[0]
+    singles = np.concatenate([sess.run(None, {name: xs[i:i + 1]})[0] for i in range(min(len(xs), 8))])
+    diff = float(np.max(np.abs(got - ref)))
+    diff1 = float(np.max(np.abs(singles - ref[:len(singles)])))
+    tol = atol + rtol * float(np.max(np.abs(ref)))
+    if not (got.shape == ref.shape and diff <= tol and diff1 <= tol):
+        raise RuntimeError(f"ONNX export check failed: ONNX Runtime differs from PyTorch by {max(diff, diff1):.3g} "
+                           f"(tolerance {tol:.3g}); the file was not written")
+    return data, max(diff, diff1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+def _log(args, msg):
+    if not getattr(args, "quiet", False):
+        print(msg, flush=True)
+
+
+def run(args):
+    import numpy as np
+    import torch
+    from . import models
+
+    t_start = time.time()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise CliError("--device cuda: no CUDA device is available to torch (use --device cpu)")
+    for name in ("epochs", "batch_size", "patience"):
+        if getattr(args, name) < 1:
+            raise CliError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not args.output.endswith(".onnx"):
+        raise CliError(f"--output {args.output!r}: the file name must end with .onnx")
+    if args.hidden is not None and args.model != "gru":
+        raise CliError(f"--hidden applies to the gru model only, not {args.model!r}")
+    device = torch.device(args.device)
+    ckpt_path = args.checkpoint or args.output + ".ckpt"
+    if args.resume and not os.path.isfile(ckpt_path):
+        raise CliError(f"--resume: checkpoint {ckpt_path!r} does not exist")
+
+    data = load_data(args.data)
+    classes, attrs = data["classes"], data["attrs"]
+    frame_length = data["frames"].shape[1]
+    normalization = dataset_normalization(attrs)
+    if normalization not in contract.NORMALIZATIONS:
+        raise CliError(f"dataset {args.data!r}: normalization attribute {normalization!r} is not one of "
+                       f"{', '.join(contract.NORMALIZATIONS)}")
+    representation, layout = models.model_spec(args.model)
+
+    idx = select_frames(data, args.min_snr, args.max_snr, args.max_frames, args.seed)
+    if len(idx) < 10:
+        raise CliError(f"dataset {args.data!r}: only {len(idx)} frames left after the SNR window/subsample")
+    tr, va, te = (idx[s] for s in split_indices(len(idx), args.seed))
+    x_tr, x_va, x_te = (contract.to_model_input(data["frames"][s], representation, layout) for s in (tr, va, te))
+    y = data["labels"]
+    y_tr, y_va, y_te = y[tr], y[va], y[te]
+    _log(args, f"gr-amc train: {args.model} ({representation}, {layout}) on {args.data}: {len(idx)} frames of "
+               f"{frame_length} samples, {len(classes)} classes, normalization {normalization}; "
+               f"split train/val/test {len(tr)}/{len(va)}/{len(te)}")
+
+    torch.manual_seed(args.seed)
+    kwargs = {"hidden": args.hidden} if args.hidden is not None else {}
+    model = models.build(args.model, len(classes), frame_length, **kwargs).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, args.patience // 2))
+    state = dict(epoch=0, best_loss=float("inf"), best_epoch=0, best_state=None, history=[], bad_epochs=0,
+                 train_seconds=0.0)
+    if args.resume:
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if ck.get("model") != args.model or ck.get("classes") != classes or ck.get("seed") != args.seed \
+                or ck.get("frame_length") != frame_length:
+            raise CliError(f"--resume: checkpoint {ckpt_path!r} is for model {ck.get('model')!r}, seed "
+                           f"{ck.get('seed')}, {len(ck.get('classes') or [])} classes, frame length "
+                           f"{ck.get('frame_length')}; this run has {args.model!r}, seed {args.seed}, "
+                           f"{len(classes)} classes, frame length {frame_length}")
+        model.load_state_dict(ck["weights"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        state = ck["state"]
+        _log(args, f"resumed from {ckpt_path} after epoch {state['epoch']}")
+
+    n_params = models.count_parameters(model)
+    _log(args, f"parameters: {n_params:,}")
+    stop_reason = "max epochs"
+    while state["epoch"] < args.epochs:
+        epoch = state["epoch"] + 1
+        t0 = time.time()
+        model.train()
+        rng = np.random.default_rng(args.seed * 1000 + epoch)
+        tot_loss = tot_ok = tot_n = 0
+        for b in _batches(len(x_tr), args.batch_size, rng):
+            xb = torch.from_numpy(x_tr[b]).to(device)
+            yb = torch.from_numpy(y_tr[b]).to(device)
+            opt.zero_grad(set_to_none=True)
+            logits = model(xb)
+            loss = torch.nn.functional.cross_entropy(logits, yb)
+            loss.backward()
+            opt.step()
+            tot_loss += float(loss.item()) * len(b)
+            tot_ok += int((logits.argmax(1) == yb).sum().item())
+            tot_n += len(b)
+        val_loss, val_acc, _ = _evaluate(model, x_va, y_va, device)
+        sched.step(val_loss)
+        dt = time.time() - t0
+        state["train_seconds"] += dt
+        improved = val_loss < state["best_loss"] - 1e-4
+        if improved:
+            state.update(best_loss=val_loss, best_epoch=epoch, bad_epochs=0,
+                         best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch
+        state["history"].append(dict(epoch=epoch, train_loss=round(tot_loss / tot_n, 5),
+                                     train_acc=round(tot_ok / tot_n, 5), val_loss=round(val_loss, 5),
+                                     val_acc=round(val_acc, 5), lr=opt.param_groups[0]["lr"],
+                                     seconds=round(dt, 1)))
+        _log(args, f"epoch {epoch:3d}/{args.epochs}  train loss {tot_loss / tot_n:.4f} acc {tot_ok / tot_n:.4f}  "
+                   f"val loss {val_loss:.4f} acc {val_acc:.4f}  lr {opt.param_groups[0]['lr']:.2g}  {dt:.1f} s"
+                   f"{'  *' if improved else ''}")
+        _atomic_save_torch(dict(model=args.model, classes=classes, seed=args.seed, frame_length=frame_length,
+                                weights=model.state_dict(), optimizer=opt.state_dict(),
+                                scheduler=sched.state_dict(), state=state), ckpt_path)
+        if state["bad_epochs"] >= args.patience:
+            stop_reason = f"early stopping (no better validation loss for {args.patience} epochs)"
+            break
+        if args.max_minutes and state["train_seconds"] >= 60 * args.max_minutes:
+            stop_reason = f"time budget of {args.max_minutes} min"
+            break
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
+    _log(args, f"stopped: {stop_reason}; best epoch {state['best_epoch']} (val loss {state['best_loss']:.4f})")
+
+    test_loss, test_acc, test_logits = _evaluate(model, x_te, y_te, device)
+    snr_te = data["snrs"][te]
+    per_snr = {float(s): float(np.mean(test_logits.argmax(1)[snr_te == s] == y_te[snr_te == s]))
+               for s in np.unique(snr_te)}
+    _log(args, f"test split: accuracy {test_acc:.4f} over {len(te)} frames; per SNR: " +
+         ", ".join(f"{s:g}:{a:.2f}" for s, a in per_snr.items()))
+
+    training = dict(command=" ".join(["gr-amc", "train"] + sys.argv[2:]) if sys.argv[1:2] == ["train"]
+                    else " ".join(sys.argv), data=os.path.basename(args.data), epochs_run=state["epoch"],
+                    best_epoch=state["best_epoch"], stop=stop_reason, batch_size=args.batch_size, lr=args.lr,
+                    optimizer="Adam", split="6:2:2", frames=int(len(idx)), min_snr=args.min_snr,
+                    max_snr=args.max_snr, val_loss=round(state["best_loss"], 5), test_acc=round(test_acc, 5),
+                    train_seconds=round(state["train_seconds"], 1), parameters=n_params,
+                    torch=torch.__version__)
+    metadata = {
+        contract.META_CLASSES: list(classes), contract.META_FRAME_LENGTH: frame_length,
+        contract.META_INPUT_LAYOUT: layout, contract.META_REPRESENTATION: representation,
+        contract.META_NORMALIZATION: normalization, contract.META_OUTPUT: args.output_kind,
+        contract.META_MODEL: args.model, contract.META_DATASET: args.dataset_name or dataset_name(attrs, args.data),
+        contract.META_SEED: args.seed, contract.META_TRAINING: training,
+    }
+    check = x_va[:64] if len(x_va) else x_tr[:64]
+    try:
+        blob, diff = export_onnx(model, check, metadata, args.output_kind, check_inputs=check)
+    except RuntimeError as e:
+        raise CliError(str(e))
+    atomic_write_bytes(blob, args.output)
+    _log(args, f"wrote {args.output} ({len(blob):,} bytes; ONNX Runtime vs PyTorch max |diff| {diff:.2e})")
+
+    report = dict(model=args.model, output=args.output, bytes=len(blob), parameters=n_params,
+                  metadata={k: v for k, v in metadata.items() if k != contract.META_TRAINING}, training=training,
+                  history=state["history"], test_accuracy=test_acc, test_accuracy_per_snr=per_snr,
+                  onnx_max_abs_diff=diff)
+    if args.int8:
+        from . import quantize
+        out8 = args.output[:-5] + "-int8.onnx"
+        calib = x_tr[np.random.default_rng(args.seed).permutation(len(x_tr))[:256]]
+        q = quantize.quantize_file(args.output, out8, calib_inputs=calib)
+        acc8 = quantize.onnx_accuracy(out8, x_te, y_te)
+        acc32 = quantize.onnx_accuracy(args.output, x_te, y_te)
+        report["int8"] = dict(q, accuracy=acc8, accuracy_float=acc32, accuracy_change=acc8 - acc32)
+        _log(args, f"wrote {out8} ({q['bytes']:,} bytes, {q['bytes'] / len(blob):.0%} of float; {q['method']}); "
+                   f"test accuracy {acc8:.4f} vs {acc32:.4f} float ({acc8 - acc32:+.4f})")
+    if args.report:
+        atomic_write_bytes(json.dumps(report, indent=1).encode(), args.report)
+    _log(args, f"done in {time.time() - t_start:.0f} s")
+    return 0
