@@ -68,49 +68,18 @@ def load_data(path):
     import numpy as np
     if not os.path.isfile(path):
         raise CliError(f"dataset file {path!r} does not exist")
+    from . import datasets
     try:
-        from . import datasets
-        loader = datasets.load_dataset
-    except ImportError:          # the shared reader is not there (yet): read the RadioML 2018 HDF5 layout
-        loader = _load_radioml_hdf5
-    try:
-        ds = loader(path)
+        ds = datasets.load_dataset(path)
     except (OSError, ValueError, KeyError) as e:
         raise CliError(f"cannot read dataset {path!r}: {e}")
-    if isinstance(ds, dict):
-        get = ds.__getitem__
-    elif isinstance(ds, (tuple, list)) and not hasattr(ds, "frames"):
-        frames, labels, snrs, classes, attrs = ds[:5]
-        get = {"frames": frames, "labels": labels, "snrs": snrs, "classes": classes, "attrs": attrs}.__getitem__
-    else:
-        def get(k):
-            return getattr(ds, k)
-    out = dict(frames=np.asarray(get("frames")), labels=np.asarray(get("labels")).astype(np.int64).ravel(),
-               snrs=np.asarray(get("snrs"), dtype=np.float64).ravel(), classes=[str(c) for c in get("classes")],
-               attrs=dict(get("attrs") or {}))
+    out = dict(frames=np.asarray(ds.x), labels=np.asarray(ds.labels).astype(np.int64).ravel(),
+               snrs=np.asarray(ds.snrs, dtype=np.float64).ravel(), classes=[str(c) for c in ds.classes],
+               attrs=dict(ds.attrs or {}))
     if out["frames"].ndim != 2 or not np.iscomplexobj(out["frames"]):
         raise CliError(f"dataset {path!r}: expected complex frames (N, L), got {out['frames'].dtype} "
                        f"{out['frames'].shape}")
     return out
-
-
-def _load_radioml_hdf5(path):
-    """Minimal reader of the RadioML 2018.01A HDF5 layout (X (N,L,2), Y one-hot, Z snr), used only when
-    datasets.py is missing."""
-    import h5py
-    import numpy as np
-    with h5py.File(path, "r") as f:
-        x = f["X"][...]
-        labels = np.argmax(f["Y"][...], axis=1)
-        snrs = f["Z"][...].ravel()
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-    classes = attrs.get("classes")
-    if isinstance(classes, str):
-        classes = json.loads(classes)
-    if classes is None:
-        classes = contract.CLASSES_2018 if x.shape and len(np.unique(labels)) > 11 else contract.CLASSES_2016
-    frames = (x[..., 0] + 1j * x[..., 1]).astype(np.complex64)
-    return dict(frames=frames, labels=labels, snrs=snrs, classes=list(classes), attrs=attrs)
 
 
 def dataset_normalization(attrs):
