@@ -1,0 +1,16 @@
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""gr-amc: automatic modulation classification for GNU Radio.
+
+C++ kernels (framer, normalizer and the functions frame_signal / normalize_frames) come from the
+pybind11 module amc_python; the dataset generation and classifier blocks are Python.
+"""
+
+from .amc_python import *  # noqa: F401,F403  (C++ blocks and kernels)
+from .paths import __version__  # noqa: F401
+from . import contract  # noqa: F401
+
+# Python blocks (each module adds its own line here)
+from .modulation_source import modulation_source  # noqa: F401
+from .radioml_channel import radioml_channel  # noqa: F401

@@ -1,0 +1,186 @@
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Audio sources for the analog classes of the modulation source (pure numpy/scipy).
+
+* :class:`SpeechLikeAudio` — a seeded, endless, speech-like signal: syllables of voiced (glottal
+  pulse train, jittered pitch that glides) or unvoiced (noise) excitation through three formant
+  resonators, with syllable envelopes, word/phrase pauses and a new "speaker" (pitch, loudness) after
+  each pause; band-limited to 150 Hz - 4 kHz and soft-limited to |a| < 1.
+* :class:`WavAudio` — a user's WAV file, mixed to mono, resampled to the audio rate, DC removed,
+  scaled to peak 1 and looped from a random start offset.
+
+Both produce fixed-size blocks of ``block`` samples at ``AUDIO_RATE``, so their output depends only
+on the seed (and file), never on the scheduler.
+"""
+import functools
+import os
+import wave
+
+import numpy as np
+from scipy import signal
+
+#: Sample rate of the audio sources (Hz): the nominal 200 kS/s output rate divided by 8.
+AUDIO_RATE = 25000.0
+#: Fixed audio block length (samples at AUDIO_RATE).
+AUDIO_BLOCK = 4096
+
+
+def _resonator(freq, bw, rate):
+    """Second-order resonator (a formant): pole radius from the bandwidth; unit gain at its peak."""
+    r = np.exp(-np.pi * bw / rate)
+    th = 2 * np.pi * freq / rate
+    a = np.array([1.0, -2 * r * np.cos(th), r * r])
+    # gain so the peak is ~1
+    w = np.exp(-1j * th)
+    g = abs(a[0] + a[1] * w + a[2] * w * w)
+    return np.array([g]), a
+
+
+class SpeechLikeAudio:
+    """Endless seeded speech-like audio at ``rate`` Hz, produced in blocks of ``block`` samples."""
+
+    #: gain before the tanh soft limiter (active-speech RMS about 0.3 before limiting)
+    DRIVE = 0.3
+
+    def __init__(self, rng, rate=AUDIO_RATE, block=AUDIO_BLOCK):
+        self.rng = rng
+        self.rate = float(rate)
+        self.block = int(block)
+        self._pending = []
+        self._npending = 0
+        self._new_speaker()
+        self._hp = signal.butter(2, 150.0, "highpass", fs=self.rate, output="sos")
+        self._lp = signal.butter(6, 4000.0, "lowpass", fs=self.rate, output="sos")
+        self._zhp = np.zeros((self._hp.shape[0], 2))
+        self._zlp = np.zeros((self._lp.shape[0], 2))
+        self._glottal = signal.butter(2, 800.0, "lowpass", fs=self.rate)
+        # random start offset: drop up to one second of the synthetic speech
+        self._skip = int(self.rng.integers(0, int(self.rate)))
+
+    def _new_speaker(self):
+        self.f0 = self.rng.uniform(85.0, 230.0)
+        self.loud = self.rng.uniform(0.5, 1.0)
+
+    def _segment(self):
+        rng, fs = self.rng, self.rate
+        if rng.random() < 0.22:                       # pause between words / phrases
+            n = int(rng.uniform(0.06, 0.45) * fs)
+            if rng.random() < 0.5:
+                self._new_speaker()
+            return np.zeros(n)
+        n = int(rng.uniform(0.08, 0.28) * fs)
+        t = np.arange(n) / n
+        if rng.random() < 0.75:                       # voiced: glottal pulse train
+            glide = 1.0 + 0.15 * (rng.uniform(-1, 1) + t * rng.uniform(-1, 1))
+            f0 = self.f0 * glide * (1.0 + 0.01 * rng.standard_normal(n))   # jitter
+            ph = np.cumsum(f0 / fs)
+            exc = np.zeros(n)
+            exc[1:][np.diff(np.floor(ph)) > 0] = 1.0
+            exc = signal.lfilter(*self._glottal, exc) + 0.03 * rng.standard_normal(n)
+            formants = ((rng.uniform(300, 850), 90.0), (rng.uniform(850, 2300), 120.0),
+                        (rng.uniform(2300, 3300), 180.0))
+        else:                                          # unvoiced: fricative noise
+            exc = rng.standard_normal(n)
+            formants = ((rng.uniform(1500, 2500), 400.0), (rng.uniform(2500, 3800), 500.0))
+        x = exc
+        for f, bw in formants:
+            x = signal.lfilter(*_resonator(f, bw, fs), x)
+        env = np.sin(np.pi * t) ** 0.7
+        x = x * env
+        rms = np.sqrt(np.mean(x * x))
+        if rms > 0:
+            x = x * (self.loud * rng.uniform(0.7, 1.0) / rms)
+        return x
+
+    def next_block(self):
+        while self._npending < self.block + self._skip:
+            seg = self._segment()
+            self._pending.append(seg)
+            self._npending += len(seg)
+        buf = np.concatenate(self._pending)
+        if self._skip:
+            buf = buf[self._skip:]
+            self._skip = 0
+        out, rest = buf[:self.block], buf[self.block:]
+        self._pending = [rest]
+        self._npending = len(rest)
+        out, self._zhp = signal.sosfilt(self._hp, out, zi=self._zhp)
+        out, self._zlp = signal.sosfilt(self._lp, out, zi=self._zlp)
+        return np.tanh(self.DRIVE * out)
+
+
+@functools.lru_cache(maxsize=1)
+def speech_power():
+    """Long-term mean square of :class:`SpeechLikeAudio` (measured once per process, fixed seed).
+
+    The analog modulators divide by it to give unit average output power. Measured over 120 s of
+    audio, so it is within about 2 % of the ensemble value.
+    """
+    src = SpeechLikeAudio(np.random.default_rng(20240601))
+    nblocks = int(120 * AUDIO_RATE / AUDIO_BLOCK)
+    acc = 0.0
+    for _ in range(nblocks):
+        b = src.next_block()
+        acc += float(np.dot(b, b))
+    return acc / (nblocks * AUDIO_BLOCK)
+
+
+def load_wav(path, rate=AUDIO_RATE):
+    """Read a PCM WAV file (8/16/24/32-bit integer, any channel count) as mono float64 at ``rate``,
+    mean removed, scaled to peak 1. Raises ValueError for a missing, unreadable or silent file."""
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"audio_file: expected a path to a WAV file, got {path!r}")
+    if not os.path.isfile(path):
+        raise ValueError(f"audio_file: no such file: {path!r}")
+    try:
+        with wave.open(path, "rb") as w:
+            nch, width, fs, nfr = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+            raw = w.readframes(nfr)
+    except (wave.Error, EOFError, OSError) as e:
+        raise ValueError(f"audio_file: {path!r} is not a readable PCM WAV file ({e}); "
+                         "allowed: uncompressed PCM WAV, 8/16/24/32-bit, any rate, mono or multi-channel")
+    if nfr == 0 or len(raw) < nch * width:
+        raise ValueError(f"audio_file: {path!r} holds no audio samples")
+    if width == 1:
+        x = np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0
+    elif width == 2:
+        x = np.frombuffer(raw, dtype="<i2").astype(np.float64)
+    elif width == 3:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        x = np.where(v >= 1 << 23, v - (1 << 24), v).astype(np.float64)
+    elif width == 4:
+        x = np.frombuffer(raw, dtype="<i4").astype(np.float64)
+    else:
+        raise ValueError(f"audio_file: {path!r} has {8 * width}-bit samples; allowed: 8, 16, 24, 32-bit PCM")
+    x = x[: (len(x) // nch) * nch].reshape(-1, nch).mean(axis=1)
+    if fs <= 0:
+        raise ValueError(f"audio_file: {path!r} has an invalid sample rate {fs}")
+    g = np.gcd(int(rate), int(fs))
+    up, down = int(rate) // g, int(fs) // g
+    if up != 1 or down != 1:
+        x = signal.resample_poly(x, up, down)
+    x = x - np.mean(x)
+    peak = np.max(np.abs(x)) if len(x) else 0.0
+    if not np.isfinite(peak) or peak <= 0:
+        raise ValueError(f"audio_file: {path!r} is silent (all samples equal)")
+    if len(x) < 64:
+        raise ValueError(f"audio_file: {path!r} is too short ({len(x)} samples at {rate:g} Hz; need >= 64)")
+    return x / peak
+
+
+class WavAudio:
+    """A WAV file, looped from a random start offset, in fixed blocks of ``block`` samples."""
+
+    def __init__(self, path, rng, rate=AUDIO_RATE, block=AUDIO_BLOCK):
+        self.data = load_wav(path, rate)
+        self.block = int(block)
+        self.pos = int(rng.integers(0, len(self.data)))
+        self.power = float(np.mean(self.data ** 2))
+
+    def next_block(self):
+        n, d = self.block, self.data
+        idx = (self.pos + np.arange(n)) % len(d)
+        self.pos = (self.pos + n) % len(d)
+        return d[idx]

@@ -1,0 +1,73 @@
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""``amc.modulation_source``: a seeded source of any RadioML 2018.01A / 2016.10a class.
+
+Output: complex64 baseband, unit average power, tagged with ``amc:truth`` (PMT symbol: the class name)
+at offset 0 and every ``tag_interval`` samples. The samples come from
+:class:`gnuradio.amc.dsp_modulation.Modulator` (pure numpy), which generates in fixed-size internal blocks,
+so the stream is identical whatever chunk sizes the scheduler asks for. See docs/generation.md for
+how each class is made.
+"""
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from .contract import TAG_TRUTH
+from .dsp_modulation import ALL_CLASSES, Modulator
+
+__all__ = ["modulation_source", "MODULATIONS"]
+
+#: Every class name the source accepts (2018.01A names, then the 2016.10a-only names).
+MODULATIONS = ALL_CLASSES
+
+
+def _check_tag_interval(tag_interval):
+    if isinstance(tag_interval, bool) or not isinstance(tag_interval, (int, np.integer)) or tag_interval < 0:
+        raise ValueError(f"tag_interval: must be an integer >= 0 (0: one tag at offset 0 only), "
+                         f"got {tag_interval!r}")
+    return int(tag_interval)
+
+
+class modulation_source(gr.sync_block):
+    """Seeded complex baseband source of one modulation class.
+
+    Args:
+        modulation: class name, one of :data:`MODULATIONS` (e.g. ``'QPSK'``, ``'128APSK'``, ``'AM-SSB-SC'``,
+            ``'QAM16'``, ``'WBFM'``).
+        samples_per_symbol: integer >= 2 (digital classes; the analog classes are defined at a nominal
+            200 kS/s and ignore it).
+        rolloff: RRC roll-off in (0, 1] (linear classes and OQPSK).
+        seed: non-negative integer; payload bits and audio derive from it.
+        tag_interval: ``amc:truth`` every this many samples (0: only at offset 0).
+        audio_file: optional PCM WAV file that drives the analog classes instead of the built-in
+            speech-like audio.
+    """
+
+    def __init__(self, modulation="QPSK", samples_per_symbol=8, rolloff=0.35, seed=0, tag_interval=1024,
+                 audio_file=""):
+        self.tag_interval = _check_tag_interval(tag_interval)
+        if audio_file is None:
+            audio_file = ""
+        if not isinstance(audio_file, str):
+            raise ValueError(f"audio_file: expected a path string ('' for the built-in audio), got {audio_file!r}")
+        self.mod = Modulator(modulation, samples_per_symbol, rolloff, seed, audio_file)
+        gr.sync_block.__init__(self, name="amc_modulation_source", in_sig=None, out_sig=[np.complex64])
+        self.modulation = modulation
+        self._key = pmt.intern(TAG_TRUTH)
+        self._val = pmt.intern(modulation)
+        self._src = pmt.intern(self.alias() if hasattr(self, "alias") else "amc_modulation_source")
+
+    def work(self, input_items, output_items):
+        out = output_items[0]
+        n = len(out)
+        out[:] = self.mod.read(n)
+        start = self.nitems_written(0)
+        if self.tag_interval == 0:
+            if start == 0 and n > 0:
+                self.add_item_tag(0, 0, self._key, self._val, self._src)
+        else:
+            first = -(-start // self.tag_interval) * self.tag_interval
+            for off in range(first, start + n, self.tag_interval):
+                self.add_item_tag(0, off, self._key, self._val, self._src)
+        return n
