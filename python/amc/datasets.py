@@ -1,0 +1,640 @@
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Dataset files: writers and one reader for the three formats gr-amc writes.
+
+Formats (see docs/datasets.md):
+
+* ``hdf5``: the RadioML 2018.01A layout. ``X`` float32 (N, L, 2) (I, Q), ``Y`` int64 one-hot (N, C),
+  ``Z`` int64 (N, 1) SNR in dB, plus file attributes ``classes`` (JSON list, the order of ``Y``'s columns),
+  ``config`` (JSON string: the full generation config), ``seed`` and ``gr_amc_version``.
+* ``pickle``: the RadioML 2016.10a layout, a pickled dict ``{(class, snr): float32 array (n, 2, L)}``
+  that loads with ``pickle.load(f, encoding='latin1')``.
+* ``sigmf``: a ``.sigmf-data`` file (``cf32_le``, the frames one after the other) and a ``.sigmf-meta``
+  file written by the ``sigmf`` package with one annotation per frame (``core:label`` = class,
+  ``amc:snr_db`` = SNR) and the class list, config, seed and version in the global object.
+
+Writers stream to a temporary file in the destination folder and only ``commit()`` renames it to the
+final name (``os.replace``), so a killed run never leaves a file that looks complete.
+This module needs only numpy, h5py and sigmf (no GNU Radio), so training code can import it.
+"""
+import dataclasses
+import json
+import os
+import pickle
+import shutil
+import tempfile
+import zlib
+
+import numpy as np
+
+from . import contract
+
+FORMATS = ("hdf5", "pickle", "sigmf")
+#: Usual file name extension of each format (the first one is the one gr-amc writes by default).
+EXTENSIONS = {
+    "hdf5": (".h5", ".hdf5"),
+    "pickle": (".pkl", ".pickle", ".dat"),
+    "sigmf": (".sigmf-meta", ".sigmf-data", ".sigmf"),
+}
+#: SigMF key (in each annotation) holding a frame's SNR in dB.
+SIGMF_SNR_KEY = "amc:snr_db"
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def format_from_path(path):
+    """The format implied by a file name's extension, or None."""
+    p = str(path).lower()
+    for fmt, exts in EXTENSIONS.items():
+        if p.endswith(exts):
+            return fmt
+    return None
+
+
+def default_extension(fmt):
+    check_format(fmt)
+    return EXTENSIONS[fmt][0]
+
+
+def check_format(fmt):
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown dataset format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    return fmt
+
+
+def sigmf_paths(path):
+    """(data path, meta path) of a SigMF recording named by its base name or either file."""
+    p = str(path)
+    for ext in (".sigmf-meta", ".sigmf-data"):
+        if p.endswith(ext):
+            p = p[: -len(ext)]
+            break
+    return p + ".sigmf-data", p + ".sigmf-meta"
+
+
+def final_paths(path, fmt):
+    """The file(s) a writer creates for ``path`` in format ``fmt``."""
+    check_format(fmt)
+    return list(sigmf_paths(path)) if fmt == "sigmf" else [str(path)]
+
+
+def class_sort_key(name):
+    """Order used when classes are discovered from the data: 2018 order, then 2016 order, then by name."""
+    if name in contract.CLASSES_2018:
+        return (0, contract.CLASSES_2018.index(name), name)
+    if name in contract.CLASSES_2016:
+        return (1, contract.CLASSES_2016.index(name), name)
+    return (2, 0, name)
+
+
+def check_classes(classes, what="classes"):
+    """A list of unique, non-empty class names (a comma-separated string is accepted too)."""
+    if classes is None:
+        return []
+    if isinstance(classes, str):
+        classes = [c.strip() for c in classes.split(",") if c.strip()]
+    out = []
+    for c in classes:
+        if isinstance(c, bytes):
+            c = c.decode()
+        if not isinstance(c, str) or not c.strip():
+            raise ValueError(f"{what}: every class must be a non-empty string, got {c!r}")
+        if c in out:
+            raise ValueError(f"{what}: class {c!r} is listed twice")
+        out.append(c)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Writers
+# ------------------------------------------------------------------------------------------------
+class DatasetWriter:
+    """Base class: collects frames with their labels and SNRs, streams them to a temporary file.
+
+    ``classes``: the class list (the order of ``Y``'s columns). If empty, the classes are the ones
+    seen, in the order of :func:`class_sort_key`. A label outside a non-empty ``classes`` raises
+    ValueError in :meth:`append` (nothing of that call is written).
+    """
+
+    fmt = None
+
+    def __init__(self, path, frame_len, classes=(), config="", seed=0, sample_rate=0.0):
+        frame_len = int(frame_len)
+        if frame_len <= 0:
+            raise ValueError(f"frame_len must be > 0, got {frame_len}")
+        self.path = str(path)
+        self.frame_len = frame_len
+        self.classes = check_classes(classes)
+        self.discover = not self.classes
+        self.config = config if isinstance(config, str) else json.dumps(config, sort_keys=True)
+        self.seed = int(seed)
+        self.sample_rate = float(sample_rate)
+        self.n_frames = 0
+        self.snr_rounded = False        # an SNR was not an integer (HDF5 Z / pickle keys hold integers)
+        self._labels = []               # chunks of int16 class indices (into self.classes)
+        self._snrs = []                 # chunks of float64 SNRs
+        self._closed = False
+        dirname = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(dirname):
+            raise FileNotFoundError(f"folder {dirname!r} of the output file {self.path!r} does not exist")
+        self._dir = dirname
+
+    # -- helpers --
+    def _tmp_name(self, final, suffix=".tmp"):
+        fd, name = tempfile.mkstemp(dir=self._dir, prefix=os.path.basename(final) + ".", suffix=suffix)
+        os.close(fd)
+        os.chmod(name, 0o666 & ~_UMASK)   # mkstemp makes 0600 files; give the usual permissions
+        return name
+
+    def _label_indices(self, labels):
+        idx = np.empty(len(labels), np.int16)
+        for i, name in enumerate(labels):
+            if isinstance(name, bytes):
+                name = name.decode()
+            try:
+                idx[i] = self.classes.index(name)
+            except ValueError:
+                if not self.discover:
+                    raise ValueError(f"class {name!r} is not in the dataset's classes "
+                                     f"({', '.join(self.classes)})") from None
+                self.classes.append(name)
+                idx[i] = len(self.classes) - 1
+        return idx
+
+    def append(self, frames, labels, snrs):
+        """Add frames (n, L) complex, their class names (n,) and SNRs in dB (n,)."""
+        if self._closed:
+            raise RuntimeError("writer already committed or aborted")
+        frames = np.asarray(frames)
+        if frames.ndim != 2 or frames.shape[1] != self.frame_len:
+            raise ValueError(f"frames must have shape (n, {self.frame_len}), got {frames.shape}")
+        n = frames.shape[0]
+        snrs = np.asarray(snrs, np.float64).reshape(-1)
+        if len(labels) != n or len(snrs) != n:
+            raise ValueError(f"{n} frames but {len(labels)} labels and {len(snrs)} SNRs")
+        if n == 0:
+            return
+        idx = self._label_indices(labels)
+        if not np.all(np.isfinite(snrs)):
+            raise ValueError("SNR values must be finite")
+        if np.any(snrs != np.round(snrs)):
+            self.snr_rounded = True
+        self._write(np.ascontiguousarray(frames, dtype=np.complex64), idx, snrs)
+        self._labels.append(idx)
+        self._snrs.append(snrs)
+        self.n_frames += n
+
+    def _final_order(self):
+        """(classes, remap) where remap maps the indices used so far to the final class order."""
+        if not self.discover:
+            return list(self.classes), np.arange(len(self.classes), dtype=np.int16)
+        final = sorted(self.classes, key=class_sort_key)
+        remap = np.array([final.index(c) for c in self.classes], np.int16)
+        return final, remap
+
+    def labels(self):
+        classes, remap = self._final_order()
+        idx = np.concatenate(self._labels) if self._labels else np.zeros(0, np.int16)
+        return classes, remap[idx].astype(np.int64) if len(remap) else idx.astype(np.int64)
+
+    def snrs(self):
+        return np.concatenate(self._snrs) if self._snrs else np.zeros(0)
+
+    def commit(self):
+        """Finish the file(s) and rename them to their final names. Returns the final path(s)."""
+        if self._closed:
+            raise RuntimeError("writer already committed or aborted")
+        try:
+            out = self._commit()
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        return out
+
+    def abort(self):
+        """Remove the temporary file(s); the final file is never created."""
+        if self._closed:
+            return
+        self._closed = True
+        self._abort()
+
+    # -- to implement --
+    def _write(self, frames, idx, snrs):
+        raise NotImplementedError
+
+    def _commit(self):
+        raise NotImplementedError
+
+    def _abort(self):
+        raise NotImplementedError
+
+    def _attrs(self, classes):
+        from .paths import __version__
+        return {"classes": json.dumps(list(classes)), "config": self.config, "seed": self.seed,
+                "gr_amc_version": __version__, "frame_length": self.frame_len}
+
+
+def _remove(path):
+    try:
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+class Hdf5Writer(DatasetWriter):
+    """RadioML 2018.01A layout; X and Z grow in chunks of about 1 MiB, Y is written at commit."""
+
+    fmt = "hdf5"
+
+    def __init__(self, *args, chunk_bytes=1 << 20, **kwargs):
+        super().__init__(*args, **kwargs)
+        import h5py
+        self._tmp = self._tmp_name(self.path)
+        self._f = h5py.File(self._tmp, "w")
+        L = self.frame_len
+        self._chunk = max(1, chunk_bytes // (8 * L))
+        self._X = self._f.create_dataset("X", shape=(0, L, 2), maxshape=(None, L, 2), dtype="<f4",
+                                         chunks=(self._chunk, L, 2), track_times=False)
+        self._Z = self._f.create_dataset("Z", shape=(0, 1), maxshape=(None, 1), dtype="<i8",
+                                         chunks=(4096, 1), track_times=False)
+        self._buf = []
+        self._nbuf = 0
+        self._written = 0
+
+    def _write(self, frames, idx, snrs):
+        self._buf.append((frames.copy(), snrs))   # copy: frames may be a view of a scheduler buffer
+        self._nbuf += len(frames)
+        if self._nbuf >= self._chunk:
+            self._flush()
+
+    def _flush(self):
+        if not self._buf:
+            return
+        frames = np.concatenate([b[0] for b in self._buf])
+        snrs = np.concatenate([b[1] for b in self._buf])
+        self._buf, self._nbuf = [], 0
+        n0, n = self._written, len(frames)
+        self._X.resize(n0 + n, axis=0)
+        self._X[n0:n0 + n] = frames.view(np.float32).reshape(n, self.frame_len, 2)
+        self._Z.resize(n0 + n, axis=0)
+        self._Z[n0:n0 + n, 0] = np.round(snrs).astype(np.int64)
+        self._written += n
+
+    def _commit(self):
+        self._flush()
+        classes, labels = self.labels()
+        C = len(classes)
+        Y = self._f.create_dataset("Y", shape=(self.n_frames, C), dtype="<i8", track_times=False)
+        step = 65536
+        for s in range(0, self.n_frames, step):
+            lab = labels[s:s + step]
+            y = np.zeros((len(lab), C), np.int64)
+            y[np.arange(len(lab)), lab] = 1
+            Y[s:s + len(lab)] = y
+        for k, v in self._attrs(classes).items():
+            self._f.attrs[k] = v
+        self._f.close()
+        os.replace(self._tmp, self.path)
+        return [self.path]
+
+    def _abort(self):
+        try:
+            self._f.close()
+        except Exception:
+            pass
+        _remove(self._tmp)
+
+
+class _LazyArray:
+    """Pickles exactly like the numpy array stored in a raw file, loading it only while it is pickled."""
+
+    def __init__(self, path, shape):
+        self.path, self.shape = path, shape
+
+    def __reduce__(self):
+        a = np.fromfile(self.path, dtype="<f4").reshape(self.shape)
+        return a.__reduce__()
+
+
+class PickleWriter(DatasetWriter):
+    """RadioML 2016.10a layout. Frames are spooled to one raw file per (class, SNR) key in a temporary
+    folder; commit() pickles the dict one key at a time (memory: one key's array, not the dataset)."""
+
+    fmt = "pickle"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._spool = tempfile.mkdtemp(dir=self._dir, prefix=os.path.basename(self.path) + ".", suffix=".tmpdir")
+        self._files = {}   # (class index, snr int) -> [file object, n frames]
+
+    def _write(self, frames, idx, snrs):
+        snr_i = np.round(snrs).astype(np.int64)
+        x = np.stack([frames.real, frames.imag], axis=1).astype("<f4")   # (n, 2, L)
+        keys = idx.astype(np.int64) * (1 << 20) + snr_i
+        # group consecutive runs with the same key (usually the whole call)
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        ends = np.r_[starts[1:], len(keys)]
+        for s, e in zip(starts, ends):
+            key = (int(idx[s]), int(snr_i[s]))
+            ent = self._files.get(key)
+            if ent is None:
+                fname = os.path.join(self._spool, f"k{len(self._files):05d}.f32")
+                ent = self._files[key] = [open(fname, "wb"), 0, fname]
+            ent[0].write(x[s:e].tobytes())
+            ent[1] += e - s
+
+    def _commit(self):
+        classes, remap = self._final_order()
+        items = []
+        for (ci, snr), (fh, n, fname) in self._files.items():
+            fh.close()
+            items.append(((classes[remap[ci]], snr), _LazyArray(fname, (n, 2, self.frame_len))))
+        items.sort(key=lambda kv: (classes.index(kv[0][0]), kv[0][1]))
+        tmp = self._tmp_name(self.path)
+        with open(tmp, "wb") as f:
+            p = pickle.Pickler(f, protocol=4)
+            p.fast = True   # no memo: each array is freed once written
+            p.dump(dict(items))
+        os.replace(tmp, self.path)
+        _remove(self._spool)
+        return [self.path]
+
+    def _abort(self):
+        for fh, _, _ in self._files.values():
+            try:
+                fh.close()
+            except Exception:
+                pass
+        _remove(self._spool)
+
+
+class SigmfWriter(DatasetWriter):
+    """SigMF recording: data streamed to a temporary .sigmf-data; the metadata (one annotation per frame)
+    is made with the sigmf package at commit. Memory: labels and SNRs (a few bytes per frame) until commit."""
+
+    fmt = "sigmf"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.data_path, self.meta_path = sigmf_paths(self.path)
+        self._tmp_data = self._tmp_name(self.data_path)
+        self._fh = open(self._tmp_data, "wb")
+
+    def _write(self, frames, idx, snrs):
+        self._fh.write(frames.astype("<c8").tobytes())
+
+    def _commit(self):
+        from sigmf import SigMFFile, hashing
+        from .paths import __version__
+        self._fh.close()
+        classes, labels = self.labels()
+        snrs = self.snrs()
+        L = self.frame_len
+        glob = {
+            "core:datatype": "cf32_le",
+            "core:description": f"gr-amc dataset: {self.n_frames} frames of {L} samples, "
+                                       f"one annotation per frame (core:label = class, {SIGMF_SNR_KEY} = SNR)",
+            "core:recorder": f"gr-amc {__version__}",
+            "core:extensions": [{"name": "amc", "version": "1.0.0", "optional": True}],
+            "amc:classes": list(classes),
+            "amc:config": self.config,
+            "amc:seed": self.seed,
+            "amc:gr_amc_version": __version__,
+            "amc:frame_length": L,
+        }
+        if self.sample_rate > 0:
+            glob["core:sample_rate"] = self.sample_rate
+        annotations = [{"core:sample_start": int(i) * L,
+                        "core:sample_count": L,
+                        "core:label": classes[int(lab)],
+                        SIGMF_SNR_KEY: float(s)}
+                       for i, (lab, s) in enumerate(zip(labels, snrs))]
+        meta = SigMFFile(metadata={"global": glob, "captures": [{"core:sample_start": 0}],
+                                   "annotations": annotations})
+        meta.set_global_field("core:sha512",
+                              hashing.calculate_sha512(filename=self._tmp_data))
+        meta.validate()
+        tmp_meta = self._tmp_name(self.meta_path)
+        with open(tmp_meta, "w") as f:
+            meta.dump(f, pretty=True)
+            f.write("\n")
+        # data first: a data file without its metadata does not look like a complete recording
+        os.replace(self._tmp_data, self.data_path)
+        os.replace(tmp_meta, self.meta_path)
+        return [self.data_path, self.meta_path]
+
+    def _abort(self):
+        try:
+            self._fh.close()
+        except Exception:
+            pass
+        _remove(self._tmp_data)
+
+
+_WRITERS = {"hdf5": Hdf5Writer, "pickle": PickleWriter, "sigmf": SigmfWriter}
+
+
+def open_writer(path, fmt, frame_len, classes=(), config="", seed=0, sample_rate=0.0):
+    """A :class:`DatasetWriter` for ``fmt`` (one of FORMATS) writing ``path`` atomically on commit()."""
+    check_format(fmt)
+    return _WRITERS[fmt](path, frame_len, classes=classes, config=config, seed=seed, sample_rate=sample_rate)
+
+
+# ------------------------------------------------------------------------------------------------
+# Reader
+# ------------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Dataset:
+    """A labelled dataset in memory.
+
+    x: complex64 (N, L) frames; labels: int64 (N,) indices into ``classes``; snrs: (N,) SNR in dB
+    (int64 for HDF5/pickle, float64 for SigMF); classes: list of class names; attrs: file attributes
+    (``format``, ``classes``, ``config``, ``seed``, ``gr_amc_version`` when the file has them).
+    """
+    x: np.ndarray
+    labels: np.ndarray
+    snrs: np.ndarray
+    classes: list
+    attrs: dict
+
+    def __len__(self):
+        return len(self.labels)
+
+    @property
+    def frame_length(self):
+        return self.x.shape[1]
+
+    def config(self):
+        """The generation config stored in the file, as a dict ({} when the file has none)."""
+        c = self.attrs.get("config")
+        if not c:
+            return {}
+        try:
+            return json.loads(c)
+        except ValueError:
+            import yaml
+            return yaml.safe_load(c)
+
+
+def detect_format(path):
+    fmt = format_from_path(path)
+    if fmt:
+        return fmt
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except IsADirectoryError:
+        head = b""
+    if head == _HDF5_MAGIC:
+        return "hdf5"
+    if head[:1] == b"\x80" or head[:1] in (b"(", b"}"):
+        return "pickle"
+    if os.path.exists(str(path) + ".sigmf-meta"):
+        return "sigmf"
+    raise ValueError(f"cannot tell the format of {path!r}: use a .h5/.hdf5, .pkl or .sigmf-meta file")
+
+
+def _default_classes(n):
+    if n == len(contract.CLASSES_2018):
+        return list(contract.CLASSES_2018)
+    if n == len(contract.CLASSES_2016):
+        return list(contract.CLASSES_2016)
+    return [f"class{i}" for i in range(n)]
+
+
+def _remap(ds, classes):
+    """Express ds.labels as indices into ``classes`` (which must hold every class present)."""
+    classes = check_classes(classes)
+    present = sorted(set(ds.labels.tolist()))
+    missing = [ds.classes[i] for i in present if ds.classes[i] not in classes]
+    if missing:
+        raise ValueError(f"dataset holds classes {missing} that are not in the requested classes {classes}")
+    table = np.array([classes.index(c) if c in classes else -1 for c in ds.classes], np.int64)
+    ds.labels = table[ds.labels] if len(ds.labels) else ds.labels
+    ds.classes = list(classes)
+    return ds
+
+
+def load_dataset(path, fmt=None, classes=None):
+    """Load an HDF5 (RadioML 2018.01A layout), pickle (RadioML 2016.10a layout) or SigMF dataset.
+
+    ``fmt``: force a format (default: from the extension / file contents).
+    ``classes``: optional class list to express the labels in (e.g. a model's class order).
+    Returns a :class:`Dataset`. Works on the original RadioML files too (classes then default to the
+    contract lists: 24 columns -> RadioML 2018.01A order, pickles -> the classes present, 2016 order first).
+    """
+    path = str(path)
+    fmt = check_format(fmt) if fmt else detect_format(path)
+    ds = {"hdf5": _load_hdf5, "pickle": _load_pickle, "sigmf": _load_sigmf}[fmt](path)
+    ds.attrs["format"] = fmt
+    if classes is not None:
+        ds = _remap(ds, classes)
+    return ds
+
+
+def _load_hdf5(path):
+    import h5py
+    with h5py.File(path, "r") as f:
+        for k in ("X", "Y", "Z"):
+            if k not in f:
+                raise ValueError(f"{path}: not a RadioML 2018.01A-layout file (no dataset {k!r})")
+        X = np.asarray(f["X"][...], dtype=np.float32)
+        Y = np.asarray(f["Y"][...])
+        Z = np.asarray(f["Z"][...])
+        attrs = {}
+        for k, v in f.attrs.items():
+            if isinstance(v, bytes):
+                v = v.decode()
+            elif isinstance(v, np.generic):
+                v = v.item()
+            attrs[k] = v
+    if X.ndim != 3 or X.shape[2] != 2:
+        raise ValueError(f"{path}: X must have shape (N, L, 2), got {X.shape}")
+    x = np.ascontiguousarray(X).view(np.complex64)[..., 0]
+    labels = np.argmax(Y, axis=1).astype(np.int64) if len(Y) else np.zeros(0, np.int64)
+    snrs = Z.reshape(len(Z), -1)[:, 0].astype(np.int64)
+    classes = json.loads(attrs["classes"]) if "classes" in attrs else _default_classes(Y.shape[1])
+    return Dataset(x, labels, snrs, list(classes), attrs)
+
+
+def _load_pickle(path):
+    with open(path, "rb") as f:
+        d = pickle.load(f, encoding="latin1")
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: not a RadioML 2016.10a-layout pickle (a dict {{(class, snr): array}})")
+    norm = {}
+    for k, v in d.items():
+        if not (isinstance(k, tuple) and len(k) == 2):
+            raise ValueError(f"{path}: key {k!r} is not (class, snr)")
+        c = k[0].decode() if isinstance(k[0], bytes) else str(k[0])
+        norm[(c, k[1])] = np.asarray(v, dtype=np.float32)
+    # 2016 names first in the 2016 order (the pickle is the 2016 layout), then 2018 order, then by name
+    classes = sorted({c for c, _ in norm}, key=lambda c: ((0, contract.CLASSES_2016.index(c), c)
+                                                          if c in contract.CLASSES_2016 else
+                                                          (1,) + class_sort_key(c)))
+    xs, labels, snrs = [], [], []
+    L = None
+    for (c, snr) in sorted(norm, key=lambda k: (classes.index(k[0]), k[1])):
+        a = norm[(c, snr)]
+        if a.ndim != 3 or a.shape[1] != 2:
+            raise ValueError(f"{path}: array for {(c, snr)} must have shape (n, 2, L), got {a.shape}")
+        if L is None:
+            L = a.shape[2]
+        elif a.shape[2] != L:
+            raise ValueError(f"{path}: frame lengths differ ({L} and {a.shape[2]})")
+        xs.append((a[:, 0, :] + 1j * a[:, 1, :]).astype(np.complex64))
+        labels.append(np.full(len(a), classes.index(c), np.int64))
+        snrs.append(np.full(len(a), snr, np.int64))
+    if not xs:
+        return Dataset(np.zeros((0, 0), np.complex64), np.zeros(0, np.int64), np.zeros(0, np.int64), [], {})
+    return Dataset(np.concatenate(xs), np.concatenate(labels), np.concatenate(snrs), classes,
+                   {"classes": json.dumps(classes)})
+
+
+def _load_sigmf(path):
+    from sigmf import sigmffile
+    data_path, meta_path = sigmf_paths(path[:-len(".sigmf")] if path.endswith(".sigmf") else path)
+    meta = sigmffile.fromfile(meta_path)
+    if meta.get_global_field("core:datatype") != "cf32_le":
+        raise ValueError(f"{meta_path}: datatype {meta.get_global_field('core:datatype')!r} is not cf32_le")
+    raw = np.fromfile(data_path, dtype="<c8")
+    ann = meta.get_annotations()
+    classes = meta.get_global_field("amc:classes")
+    names = [a.get("core:label") for a in ann]
+    if classes is None:
+        classes = sorted(set(names), key=class_sort_key)
+    lengths = {a.get("core:sample_count") for a in ann}
+    if len(lengths) > 1:
+        raise ValueError(f"{meta_path}: annotations have different lengths {sorted(lengths)}")
+    L = lengths.pop() if lengths else int(meta.get_global_field("amc:frame_length") or 0)
+    x = np.zeros((len(ann), L), np.complex64)
+    for i, a in enumerate(ann):
+        s = a["core:sample_start"]
+        x[i] = raw[s:s + L]
+    labels = np.array([classes.index(c) for c in names], np.int64)
+    snrs = np.array([a.get(SIGMF_SNR_KEY, np.nan) for a in ann], np.float64)
+    attrs = {"classes": json.dumps(list(classes))}
+    for k, ak in (("config", "amc:config"), ("seed", "amc:seed"), ("gr_amc_version", "amc:gr_amc_version"),
+                  ("frame_length", "amc:frame_length")):
+        v = meta.get_global_field(ak)
+        if v is not None:
+            attrs[k] = v
+    return Dataset(x, labels, snrs, list(classes), attrs)
+
+
+def stable_seed_words(*items):
+    """Entropy words (non-negative ints) from ints and strings, stable across processes and runs."""
+    out = []
+    for it in items:
+        if isinstance(it, str):
+            out.append(zlib.crc32(it.encode()))
+        else:
+            out.append(int(it) & 0xFFFFFFFF)
+    return out
