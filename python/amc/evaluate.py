@@ -219,7 +219,7 @@ def normalize_for_model(frames, model_norm, data_norm):
     try:
         from .amc_python import normalize_frames
     except ImportError:
-        if model_norm in ("none", data_norm):
+        if model_norm == "none" or model_norm == data_norm:
             return frames
         raise CliError(f"the model wants {model_norm!r} normalization, the data was normalized with "
                        f"{data_norm!r}, and the C++ kernel amc.normalize_frames is not importable")
@@ -395,7 +395,8 @@ def run(args):
     attrs = data["attrs"]
     info = dict(file=os.path.basename(args.data), frames=int(len(data["labels"])),
                 frame_length=int(data["frames"].shape[1]), classes=list(data["classes"]),
-                snr_min=min(snr_values), snr_max=max(snr_values), normalization=dataset_normalization(attrs),
+                snr_min=min(snr_values), snr_max=max(snr_values),
+                normalization=dataset_normalization(attrs) or "unknown",
                 seed=attrs.get("seed"))
     title = args.title or f"gr-amc evaluation on {info['file']}"
     md = markdown_report(results, info, table_snrs, title)

@@ -43,6 +43,11 @@ def configure_parser(p):
     p.add_argument("--max-snr", type=float, default=None, help="use only frames with SNR <= this (dB)")
     p.add_argument("--max-frames", type=int, default=0,
                    help="use a seeded random subset of at most this many frames (0: all)")
+    p.add_argument("--normalization", default=None, choices=contract.NORMALIZATIONS,
+                   help="per-frame normalization the model is trained with and that the classifier applies "
+                        "(amc.normalization); frames are re-normalized with the C++ kernel amc.normalize_frames "
+                        "(default: the normalization the generator applied, from the file's config; required "
+                        "for files without one, e.g. RadioML 2016 pickles)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size (gru only; default 40)")
     p.add_argument("--output-kind", default="logits", choices=contract.OUTPUTS,
                    help="what the ONNX graph outputs (logits get a softmax in the classifier)")
@@ -83,7 +88,7 @@ def load_data(path):
 
 
 def dataset_normalization(attrs):
-    """The per-frame normalization the generator applied (dataset attribute 'normalization'), default 'none'."""
+    """The per-frame normalization the generator applied (from the file's attributes or config), or None."""
     for key in ("normalization", "amc.normalization", "norm"):
         if key in attrs:
             v = attrs[key]
@@ -102,15 +107,25 @@ def dataset_normalization(attrs):
         fr = cfg.get("framing") or cfg.get("frames") or {}
         if isinstance(fr, dict) and isinstance(fr.get("normalization"), str):
             return fr["normalization"]
-    return "none"
+    return None
 
 
 def dataset_name(attrs, path):
+    """'<config name> seed <seed>' from the file's attributes, else the file name."""
+    name = None
     for key in ("preset", "dataset", "name"):
         if key in attrs:
             v = attrs[key]
-            return v.decode() if isinstance(v, bytes) else str(v)
-    return os.path.basename(path)
+            name = v.decode() if isinstance(v, bytes) else str(v)
+    cfg = attrs.get("config")
+    if name is None and isinstance(cfg, (str, bytes)):
+        try:
+            name = json.loads(cfg).get("name")
+        except (ValueError, AttributeError):
+            name = None
+    if name is None:
+        return os.path.basename(path)
+    return f"{name} seed {attrs['seed']}" if "seed" in attrs else name
 
 
 def split_indices(n, seed, fractions=(0.6, 0.2, 0.2)):
@@ -262,10 +277,16 @@ def run(args):
     data = load_data(args.data)
     classes, attrs = data["classes"], data["attrs"]
     frame_length = data["frames"].shape[1]
-    normalization = dataset_normalization(attrs)
+    data_norm = dataset_normalization(attrs)
+    normalization = args.normalization or data_norm
+    if normalization is None:
+        raise CliError(f"dataset {args.data!r} does not say how its frames were normalized (no config "
+                       f"attribute); give --normalization ({', '.join(contract.NORMALIZATIONS)})")
     if normalization not in contract.NORMALIZATIONS:
-        raise CliError(f"dataset {args.data!r}: normalization attribute {normalization!r} is not one of "
+        raise CliError(f"dataset {args.data!r}: normalization {normalization!r} in its config is not one of "
                        f"{', '.join(contract.NORMALIZATIONS)}")
+    from .evaluate import normalize_for_model
+    data["frames"] = normalize_for_model(data["frames"], normalization, data_norm)
     representation, layout = models.model_spec(args.model)
 
     idx = select_frames(data, args.min_snr, args.max_snr, args.max_frames, args.seed)
