@@ -8,13 +8,13 @@ Impairments, in RML22's order:
 1. sample-rate offset (SRO): a random walk of the offset in Hz (one Gaussian step of ``sro_std`` Hz per
    output sample, reflected at +-``sro_max`` Hz); each output sample advances the input time by
    ``1 + sro/samp_rate`` input samples (as GNU Radio's ``channels.sro_model``); the signal is
-   interpolated there with a 16-tap Kaiser-windowed sinc (1024-phase table).
+   interpolated there with a 16-tap Kaiser-windowed sinc (a cubic Farrow structure).
 2. multipath selective fading: paths at ``delays`` (samples, fractional allowed: each is a causal
    truncated sinc, normalised to unit energy, as ``channels.selective_fading_model``), magnitudes
    ``mags`` (normalised so that sum(mags**2) = 1: unit average power gain), each path an independent
    Rayleigh or Rician (``k_factor``) fader made of 8 sinusoids with maximum Doppler ``doppler_hz``
-   (sum of sinusoids with random angles and phases), evaluated every 16 samples and linearly
-   interpolated.
+   (sum of sinusoids with random angles and phases), evaluated on a grid of at most 64 samples (at
+   least 64 points per Doppler period) and linearly interpolated.
 3. carrier frequency offset (CFO): a random walk in Hz (``cfo_std`` Hz per sample, reflected at
    +-``cfo_max`` Hz), integrated into the carrier phase.
 4. random phase: one uniform phase in [0, 2 pi) per stream.
@@ -55,11 +55,12 @@ FADING_MODES = ("none", "rayleigh", "rician")
 COMPAT_SEED = 0x1337
 #: Sinusoids per fader (as the 2016 generator's N=8).
 N_SINUSOIDS = 8
-#: Fading gains are evaluated every FADING_DECIM samples and linearly interpolated.
-FADING_DECIM = 16
-#: SRO interpolator: 2*SRO_HALF taps, SRO_PHASES table phases.
+#: Fading gains are evaluated every D samples (a power of two <= FADING_DECIM, at least 64 points per
+#: Doppler period) and linearly interpolated.
+FADING_DECIM = 64
+#: SRO interpolator: 2*SRO_HALF-tap Kaiser-windowed sinc, as a Farrow structure of degree SRO_DEGREE.
 SRO_HALF = 8
-SRO_PHASES = 1024
+SRO_DEGREE = 3
 _RAND_BLOCK = 1 << 15
 
 
@@ -122,9 +123,8 @@ def resolve_params(preset="rml2018", snr_db=10.0, seed=0, **overrides):
         raise ValueError(f"sro_max: must be < samp_rate/2 = {fs / 2:g} Hz, got {p['sro_max']!r}")
     if p["cfo_max"] >= fs / 2:
         raise ValueError(f"cfo_max: must be < samp_rate/2 = {fs / 2:g} Hz, got {p['cfo_max']!r}")
-    if p["doppler_hz"] >= fs / (4 * FADING_DECIM):
-        raise ValueError(f"doppler_hz: must be < samp_rate/{4 * FADING_DECIM} = {fs / (4 * FADING_DECIM):g} Hz, "
-                         f"got {p['doppler_hz']!r}")
+    if p["doppler_hz"] >= fs / 64:
+        raise ValueError(f"doppler_hz: must be < samp_rate/64 = {fs / 64:g} Hz, got {p['doppler_hz']!r}")
     fad = p["fading"]
     if fad is False:
         fad = "none"
@@ -146,17 +146,18 @@ def resolve_params(preset="rml2018", snr_db=10.0, seed=0, **overrides):
 
 
 class RandStream:
-    """Standard normal numbers served from fixed-size blocks: peek/take of any length give the same
-    sequence however the requests are split."""
+    """Standard normal numbers (float32) served from fixed-size blocks: peek/take of any length give the
+    same sequence however the requests are split."""
 
     def __init__(self, rng, block=_RAND_BLOCK):
         self.rng, self.block = rng, block
-        self.buf = np.zeros(0)
+        self.buf = np.zeros(0, dtype=np.float32)
         self.pos = 0
 
     def peek(self, n):
         while len(self.buf) - self.pos < n:
-            self.buf = np.concatenate([self.buf[self.pos:], self.rng.standard_normal(self.block)])
+            self.buf = np.concatenate([self.buf[self.pos:],
+                                       self.rng.standard_normal(self.block, dtype=np.float32)])
             self.pos = 0
         return self.buf[self.pos:self.pos + n]
 
@@ -185,7 +186,8 @@ class RandomWalk:
         """(values for the next n samples, free-walk states after each)."""
         if not self.enabled or n == 0:
             return np.zeros(n), None
-        w = np.cumsum(np.concatenate([[self.w], self.std * self.stream.peek(n)]))[1:]
+        steps = self.std * self.stream.peek(n).astype(np.float64)
+        w = np.cumsum(np.concatenate([[self.w], steps]))[1:]
         return _fold(w, self.max), w
 
     def commit(self, n, states):
@@ -194,14 +196,32 @@ class RandomWalk:
             self.w = float(states[n - 1])
 
 
-def _sro_table():
-    half = SRO_HALF
-    mu = np.arange(SRO_PHASES + 1) / SRO_PHASES
-    t = np.arange(2 * half) - (half - 1)               # tap t multiplies x[i0 + t]
-    x = t[None, :] - mu[:, None]
-    win = np.i0(6.0 * np.sqrt(np.clip(1 - (x / half) ** 2, 0, None))) / np.i0(6.0)
+def _farrow_coefs(half=SRO_HALF, degree=SRO_DEGREE, beta=6.0):
+    """Farrow coefficients c[p, t] (t < half) of a 2*half-tap Kaiser-windowed sinc interpolator:
+    the tap multiplying x[i0 + t - (half-1)] at fractional delay mu is sum_p c[p, t] (mu - 1/2)**p, and by
+    symmetry the tap of x[i0 + half - t] is sum_p (-1)**p c[p, t] (mu - 1/2)**p."""
+    mus = np.linspace(0.0, 1.0, 1025)
+    t = np.arange(2 * half) - (half - 1)
+    x = t[None, :] - mus[:, None]
+    win = np.i0(beta * np.sqrt(np.clip(1 - (x / half) ** 2, 0, None))) / np.i0(beta)
     h = np.sinc(x) * win
-    return h / h.sum(axis=1, keepdims=True)
+    h = h / h.sum(axis=1, keepdims=True)
+    V = np.vander(mus - 0.5, degree + 1, increasing=True)
+    c = np.linalg.lstsq(V, h, rcond=None)[0]                       # (degree+1, 2*half)
+    sign = (-1.0) ** np.arange(degree + 1)
+    c = 0.5 * (c[:, :half] + sign[:, None] * c[:, ::-1][:, :half])
+    return c
+
+
+def _fir_f32(xf, base, n, taps):
+    """sum_t taps[t] * x[base - t] for n consecutive outputs, on a float32 view of complex64 data
+    (one multiply-add per tap, in a fixed order: the result does not depend on n)."""
+    y = np.zeros(2 * n, dtype=np.float32)
+    for t, c in enumerate(taps):
+        if c != 0.0:
+            s = 2 * (base - t)
+            y += np.float32(c) * xf[s:s + 2 * n]
+    return y
 
 
 class ChannelModel:
@@ -222,9 +242,9 @@ class ChannelModel:
         self.sro = RandomWalk(rngs["sro"], p["sro_std"], p["sro_max"])
         self.use_sro = self.sro.enabled
         if self.use_sro:
-            self._table = _sro_table()
+            self._farrow = [[np.float32(v) for v in row] for row in _farrow_coefs()]
             self.tau_next = 0.0
-            self._hist = np.zeros(SRO_HALF, dtype=np.complex128)   # zeros before the stream starts
+            self._hist = np.zeros(SRO_HALF, dtype=np.complex64)   # zeros before the stream starts
             self._hist_start = -SRO_HALF
         else:
             self._pending = []
@@ -242,6 +262,7 @@ class ChannelModel:
             coefs = []
             for d in p["delays"]:
                 s = np.sinc(t - d)
+                s[np.abs(s) < 1e-12] = 0.0                       # integer delays are exact
                 coefs.append(s / np.sqrt(np.sum(s ** 2)))
             self.path_taps = np.array(coefs)                 # (K, T)
             self.mags = mags
@@ -252,7 +273,11 @@ class ChannelModel:
             self.los_theta = rng.uniform(0, 2 * np.pi, size=K)
             self.los_phi = rng.uniform(0, 2 * np.pi, size=K)
             self.fd = p["doppler_hz"]
-            self._fhist = np.zeros(self.ntaps - 1, dtype=np.complex128)
+            D = FADING_DECIM
+            while D > 1 and self.fd * 64 * D > self.fs:
+                D //= 2
+            self.decim = D
+            self._fhist = np.zeros(self.ntaps - 1, dtype=np.complex64)
         # CFO and phase
         self.cfo = RandomWalk(rngs["cfo"], p["cfo_std"], p["cfo_max"])
         self.theta = 0.0
@@ -263,11 +288,11 @@ class ChannelModel:
             self.noise_var = (10.0 ** (-p["snr_db"] / 10.0)) ** 2
         else:
             self.noise_var = 10.0 ** (-p["snr_db"] / 10.0)
-        self.noise_std = math.sqrt(self.noise_var / 2.0)
+        self.noise_std = np.float32(math.sqrt(self.noise_var / 2.0))
 
     # ---- input ---------------------------------------------------------------------------
     def push(self, x):
-        x = np.asarray(x, dtype=np.complex128)
+        x = np.asarray(x, dtype=np.complex64)
         if len(x) == 0:
             return
         if self.use_sro:
@@ -279,27 +304,45 @@ class ChannelModel:
 
     # ---- stages --------------------------------------------------------------------------
     def _sro_stage(self, nmax):
-        last = self.n_in - 1                                 # last input index available
+        empty = np.zeros(0, dtype=np.complex64), np.zeros(0)
         if nmax <= 0:
-            return np.zeros(0, dtype=np.complex128), np.zeros(0)
+            return empty
+        last = self.n_in - 1                                 # last input index available
         vals, states = self.sro.peek(nmax)
         inc = 1.0 + vals / self.fs
         tau = np.cumsum(np.concatenate([[self.tau_next], inc]))
         i0 = np.floor(tau[:-1]).astype(np.int64)
         c = int(np.searchsorted(i0 + SRO_HALF, last, side="right"))
         if c == 0:
-            return np.zeros(0, dtype=np.complex128), np.zeros(0)
+            return empty
         taus = tau[:c]
         i0 = i0[:c]
-        q = np.rint((taus - i0) * SRO_PHASES).astype(np.int64)
-        idx = (i0 - (SRO_HALF - 1) - self._hist_start)[:, None] + np.arange(2 * SRO_HALF)[None, :]
-        X = self._hist[idx]
-        W = self._table[q]
-        y = (X.real * W).sum(axis=1) + 1j * (X.imag * W).sum(axis=1)
+        mu = (taus - i0 - 0.5).astype(np.float32)
+        # Farrow branch outputs v_p[r] for every base r in [r0, r1]
+        r0, r1 = int(i0[0]), int(i0[-1])
+        L = r1 - r0 + 1
+        xf = self._hist.view(np.float32)
+        h = SRO_HALF
+        base = r0 - self._hist_start
+        sums, diffs = [], []
+        for t in range(h):
+            a = xf[2 * (base + t - (h - 1)):2 * (base + t - (h - 1) + L)]
+            b = xf[2 * (base + h - t):2 * (base + h - t + L)]
+            sums.append(a + b)
+            diffs.append(a - b)
+        g = i0 - r0
+        y = None
+        for p in range(SRO_DEGREE, -1, -1):
+            src = sums if p % 2 == 0 else diffs
+            v = np.zeros(2 * L, dtype=np.float32)
+            for t in range(h):
+                v += self._farrow[p][t] * src[t]
+            vp = v.view(np.complex64)[g]
+            y = vp if y is None else y * mu + vp
         self.sro.commit(c, states)
         self.tau_next = float(tau[c])
         # drop input no longer needed
-        keep_from = int(math.floor(self.tau_next)) - (SRO_HALF - 1) - 1
+        keep_from = int(math.floor(self.tau_next)) - (h - 1) - 1
         drop = keep_from - self._hist_start
         if drop > 0:
             self._hist = self._hist[drop:]
@@ -309,7 +352,7 @@ class ChannelModel:
     def _pass_stage(self, nmax):
         n = min(nmax, self._npending)
         if n <= 0:
-            return np.zeros(0, dtype=np.complex128), None
+            return np.zeros(0, dtype=np.complex64), None
         buf = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
         y, rest = buf[:n], buf[n:]
         self._pending = [rest] if len(rest) else []
@@ -317,8 +360,9 @@ class ChannelModel:
         return y, None
 
     def _gains(self, m0, n):
-        """Per-path complex fading gains (n, K) for output samples m0..m0+n-1."""
-        D = FADING_DECIM
+        """Per-path complex fading gains (n, K) complex64 for output samples m0..m0+n-1: evaluated every
+        ``decim`` samples (absolute grid) and linearly interpolated."""
+        D = self.decim
         a0 = m0 // D
         a1 = (m0 + n - 1) // D + 1
         ta = (np.arange(a0, a1 + 1) * D / self.fs)[:, None, None]            # (A,1,1) seconds
@@ -327,26 +371,23 @@ class ChannelModel:
         diff = diff / np.sqrt(N_SINUSOIDS)                                     # (A, K)
         los = np.exp(1j * (w * ta[:, :, 0] * np.cos(self.los_theta)[None] + self.los_phi[None]))
         k = self.kf
-        ga = np.sqrt(1.0 / (k + 1.0)) * diff + np.sqrt(k / (k + 1.0)) * los
-        m = np.arange(m0, m0 + n)
-        ai = m // D - a0
-        frac = ((m % D) / D)[:, None]
-        return ga[ai] + frac * (ga[ai + 1] - ga[ai])
+        ga = (np.sqrt(1.0 / (k + 1.0)) * diff + np.sqrt(k / (k + 1.0)) * los).astype(np.complex64)
+        frac = (np.arange(D, dtype=np.float32) / np.float32(D))[None, :, None]
+        full = ga[:-1, None, :] + frac * (ga[1:, None, :] - ga[:-1, None, :])  # (A-1, D, K)
+        off = m0 - a0 * D
+        return full.reshape(-1, ga.shape[1])[off:off + n]
 
     def _fading_stage(self, z, m0):
         n = len(z)
         T = self.ntaps
         buf = np.concatenate([self._fhist, z])
-        self._fhist = buf[n:].copy() if T > 1 else buf[:0]
+        self._fhist = buf[n:].copy()
+        xf = buf.view(np.float32)
         g = self._gains(m0, n)
-        y = np.zeros(n, dtype=np.complex128)
+        y = np.zeros(n, dtype=np.complex64)
         for k in range(len(self.mags)):
-            u = np.zeros(n, dtype=np.complex128)
-            for t in range(T):
-                c = self.path_taps[k, t]
-                if c != 0.0:
-                    u += c * buf[T - 1 - t:T - 1 - t + n]
-            y += (self.mags[k] * g[:, k]) * u
+            u = _fir_f32(xf, T - 1, n, self.path_taps[k]).view(np.complex64)
+            y += (g[:, k] * np.float32(self.mags[k])) * u
         return y
 
     def pull(self, nmax):
@@ -366,12 +407,16 @@ class ChannelModel:
             th = np.cumsum(np.concatenate([[self.theta], (2 * np.pi / self.fs) * f]))
             self.cfo.commit(n, states)
             self.theta = float(th[n])
-            z = z * np.exp(1j * (th[:n] + self.phase0))
+            ph = np.mod(th[:n] + self.phase0, 2 * np.pi).astype(np.float32)
+            rot = np.empty(n, dtype=np.complex64)
+            rot.real = np.cos(ph)
+            rot.imag = np.sin(ph)
+            z = z * rot
         if self.p["noise"]:
-            w = self.noise.take(2 * n)
-            z = z + self.noise_std * (w[0::2] + 1j * w[1::2])
+            w = self.noise.take(2 * n).view(np.complex64)
+            z = z + self.noise_std * w
         self.n_out += n
-        return z.astype(np.complex64), taus
+        return np.asarray(z, dtype=np.complex64), taus
 
     def apply(self, x):
         """Push ``x`` and pull everything that can be produced (with SRO, the last few samples wait
