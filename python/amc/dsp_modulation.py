@@ -180,7 +180,7 @@ class Modulator:
             self.points = constellation("QPSK")
             self.bits_per_symbol = 2
             self.taps = rrc_taps(self.sps, self.rolloff, RRC_SPAN)
-            tq = rrc_taps(self.sps, self.rolloff, RRC_SPAN + 1, shift=self.sps / 2.0)
+            tq = rrc_taps(self.sps, self.rolloff, RRC_SPAN + 1)          # centred sps/2 later
             ti = np.concatenate([self.taps, np.zeros(len(tq) - len(self.taps))])
             self._shi = PolyphaseInterpolator(ti, self.sps)
             self._shq = PolyphaseInterpolator(tq, self.sps)
@@ -203,6 +203,9 @@ class Modulator:
         if self.audio_file and self.kind != "analog":
             # validate it anyway so a bad path is reported, but digital classes do not use it
             dsp_audio.load_wav(self.audio_file)
+        # warm up: run one internal block through the filters and discard it, so the stream starts in
+        # steady state (no filter start-up transient)
+        produce()
         self._buf = BlockBuffer(produce, np.complex64)
 
     # ---- digital -------------------------------------------------------------------------
