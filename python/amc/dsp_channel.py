@@ -292,7 +292,7 @@ class ChannelModel:
 
     # ---- input ---------------------------------------------------------------------------
     def push(self, x):
-        x = np.asarray(x, dtype=np.complex64)
+        x = np.array(x, dtype=np.complex64)           # a copy: the caller's buffer may be reused
         if len(x) == 0:
             return
         if self.use_sro:
