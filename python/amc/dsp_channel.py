@@ -16,7 +16,8 @@ Impairments, in RML22's order:
    (sum of sinusoids with random angles and phases), evaluated on a grid of at most 64 samples (at
    least 64 points per Doppler period) and linearly interpolated.
 3. carrier frequency offset (CFO): a random walk in Hz (``cfo_std`` Hz per sample, reflected at
-   +-``cfo_max`` Hz), integrated into the carrier phase.
+   +-``cfo_max`` Hz), integrated into the carrier phase. Both walks start at 0 (as GNU Radio's models),
+   or with ``random_start`` at a uniformly random point of their range.
 4. random phase: one uniform phase in [0, 2 pi) per stream.
 5. AWGN: complex Gaussian noise of variance 10**(-snr_db/10) (Es/N0: the channel input has unit
    average power and the fading unit average gain, so this is the signal-to-noise power ratio in the
@@ -36,20 +37,23 @@ PRESETS = {
     #                                           [0, 0.9, 1.7], [1, 0.8, 0.3], 8, 10**(-snr/10), 0x1337)
     "rml2016": dict(samp_rate=200e3, sro_std=0.01, sro_max=50.0, cfo_std=0.01, cfo_max=500.0,
                     fading="rician", k_factor=4.0, doppler_hz=1.0, delays=[0.0, 0.9, 1.7],
-                    mags=[1.0, 0.8, 0.3], random_phase=True, noise=True),
+                    mags=[1.0, 0.8, 0.3], random_phase=True, noise=True, random_start=False),
     "rml2016-compat": dict(samp_rate=200e3, sro_std=0.01, sro_max=50.0, cfo_std=0.01, cfo_max=500.0,
                            fading="rician", k_factor=4.0, doppler_hz=1.0, delays=[0.0, 0.9, 1.7],
-                           mags=[1.0, 0.8, 0.3], random_phase=False, noise=True),
+                           mags=[1.0, 0.8, 0.3], random_phase=False, noise=True, random_start=False),
     # gr-amc's documented choice for 2018.01A-like data (the original parameters were never published):
-    # +-50 ppm symbol-clock offset walk, +-1 kHz carrier offset walk, a 3-path Rician (K=4) channel with
-    # the delay spread and gains of MATLAB's RadioML-like example ([0 1.8 3.4] samples, [0 -2 -10] dB)
-    # and 4 Hz Doppler, random phase, AWGN.
-    "rml2018": dict(samp_rate=200e3, sro_std=0.01, sro_max=10.0, cfo_std=0.05, cfo_max=1000.0,
+    # symbol-clock offset walk within +-50 ppm and carrier offset walk within +-500 Hz (0.25 % of the
+    # sample rate), both starting at a uniformly random point of their range so that every stream (every
+    # dataset shard) sees different offsets; a 3-path Rician (K=4) channel with the delay spread and
+    # gains of MATLAB's RadioML-like example ([0 1.8 3.4] samples, [0 -2 -10] dB) and 4 Hz Doppler;
+    # random phase; AWGN.
+    "rml2018": dict(samp_rate=200e3, sro_std=0.01, sro_max=10.0, cfo_std=0.05, cfo_max=500.0,
                     fading="rician", k_factor=4.0, doppler_hz=4.0, delays=[0.0, 1.8, 3.4],
-                    mags=[1.0, 10 ** (-2 / 20), 10 ** (-10 / 20)], random_phase=True, noise=True),
+                    mags=[1.0, 10 ** (-2 / 20), 10 ** (-10 / 20)], random_phase=True, noise=True,
+                    random_start=True),
     "awgn": dict(samp_rate=200e3, sro_std=0.0, sro_max=0.0, cfo_std=0.0, cfo_max=0.0,
                  fading="none", k_factor=0.0, doppler_hz=0.0, delays=[0.0], mags=[1.0],
-                 random_phase=False, noise=True),
+                 random_phase=False, noise=True, random_start=False),
 }
 FADING_MODES = ("none", "rayleigh", "rician")
 COMPAT_SEED = 0x1337
@@ -142,6 +146,7 @@ def resolve_params(preset="rml2018", snr_db=10.0, seed=0, **overrides):
         raise ValueError(f"mags: at least one magnitude must be > 0, got {p['mags']}")
     p["random_phase"] = _bool("random_phase", p["random_phase"])
     p["noise"] = _bool("noise", p["noise"])
+    p["random_start"] = _bool("random_start", p["random_start"])
     return p
 
 
@@ -174,24 +179,27 @@ def _fold(w, m):
 
 
 class RandomWalk:
-    """Per-sample Gaussian random walk (std per step) reflected at +-max; starts at 0."""
+    """Per-sample Gaussian random walk (std per step) reflected at +-max; starts at 0, or with
+    ``random_start`` at a uniform point of [-max, max] (then std 0 gives a constant random offset)."""
 
-    def __init__(self, rng, std, maxdev):
+    def __init__(self, rng, std, maxdev, random_start=False):
         self.std, self.max = float(std), float(maxdev)
-        self.enabled = self.std > 0 and self.max > 0
+        self.enabled = self.max > 0 and (self.std > 0 or random_start)
+        self.w = float(rng.uniform(-self.max, self.max)) if (self.enabled and random_start) else 0.0
         self.stream = RandStream(rng)
-        self.w = 0.0
 
     def peek(self, n):
         """(values for the next n samples, free-walk states after each)."""
         if not self.enabled or n == 0:
             return np.zeros(n), None
+        if self.std == 0:
+            return np.full(n, self.w), np.full(n, self.w)
         steps = self.std * self.stream.peek(n).astype(np.float64)
         w = np.cumsum(np.concatenate([[self.w], steps]))[1:]
         return _fold(w, self.max), w
 
     def commit(self, n, states):
-        if self.enabled and n > 0:
+        if self.enabled and self.std > 0 and n > 0:
             self.stream.take(n)
             self.w = float(states[n - 1])
 
@@ -239,7 +247,7 @@ class ChannelModel:
         rngs = dict(zip(names, (np.random.default_rng(s)
                                 for s in np.random.SeedSequence([p["seed"], 0xC4A]).spawn(len(names)))))
         # SRO
-        self.sro = RandomWalk(rngs["sro"], p["sro_std"], p["sro_max"])
+        self.sro = RandomWalk(rngs["sro"], p["sro_std"], p["sro_max"], p["random_start"])
         self.use_sro = self.sro.enabled
         if self.use_sro:
             self._farrow = [[np.float32(v) for v in row] for row in _farrow_coefs()]
@@ -279,7 +287,7 @@ class ChannelModel:
             self.decim = D
             self._fhist = np.zeros(self.ntaps - 1, dtype=np.complex64)
         # CFO and phase
-        self.cfo = RandomWalk(rngs["cfo"], p["cfo_std"], p["cfo_max"])
+        self.cfo = RandomWalk(rngs["cfo"], p["cfo_std"], p["cfo_max"], p["random_start"])
         self.theta = 0.0
         self.phase0 = float(rngs["phase"].uniform(0, 2 * np.pi)) if p["random_phase"] else 0.0
         # noise

@@ -148,8 +148,32 @@ class qa_radioml_channel(gr_unittest.TestCase):
             self.assertEqual(v, "QPSK")
             self.assertLessEqual(abs(tau[o] - 1000 * i), 0.5 + 1e-3)
 
+    def test_random_start(self):
+        # std 0 with a random start: a constant offset, uniform in +-max, different per seed
+        n = 50000
+        cfos = []
+        for seed in range(6):
+            y, _ = run(dict(preset="awgn", noise=False, cfo_std=0.0, cfo_max=300.0, random_start=True, seed=seed),
+                       n, data=np.ones(1), repeat=True)
+            f = np.angle(y[1:] * np.conj(y[:-1])) * FS / (2 * np.pi)
+            self.assertLess(float(np.std(f)), 0.05)
+            cfos.append(float(np.mean(f)))
+        self.assertLess(max(abs(c) for c in cfos), 300.0)
+        self.assertEqual(len(set(round(c, 3) for c in cfos)), 6)
+        self.assertGreater(max(cfos) - min(cfos), 100.0)
+        # a constant sample-rate offset: the tone comes out at f0 * (1 + sro/fs), |sro| <= 100 Hz
+        f0 = 0.05
+        y, _ = run(dict(preset="awgn", noise=False, sro_std=0.0, sro_max=100.0, random_start=True, seed=3),
+                   n, data=tone(n + 1000, f0))
+        ratio = np.mean(np.angle(y[101:] * np.conj(y[100:-1]))) / (2 * np.pi * f0)
+        self.assertLess(abs(ratio - 1) * FS, 100.0)
+        self.assertGreater(abs(ratio - 1) * FS, 1.0)
+        # the rml2018 preset starts its walks at random points; rml2016 (as GNU Radio) at zero
+        self.assertTrue(amc.radioml_channel("rml2018").params["random_start"])
+        self.assertFalse(amc.radioml_channel("rml2016").params["random_start"])
+
     def test_tags_without_sro(self):
-        y, tags = run(dict(preset="rml2018", sro_std=0.0, snr_db=12.5, tag_interval=512), 10000,
+        y, tags = run(dict(preset="rml2018", sro_max=0.0, snr_db=12.5, tag_interval=512), 10000,
                       source="8PSK", max_noutput=300)
         truth = [o for o, k, v in tags if k == contract.TAG_TRUTH]
         snr = [(o, v) for o, k, v in tags if k == contract.TAG_SNR]
@@ -253,6 +277,7 @@ class qa_radioml_channel(gr_unittest.TestCase):
             (dict(samp_rate=0), "samp_rate", "> 0"),
             (dict(seed=-3), "seed", "non-negative"),
             (dict(noise="yes"), "noise", "True or False"),
+            (dict(random_start=2), "random_start", "True or False"),
             (dict(tag_interval=-1), "tag_interval", ">= 0"),
         ]
         for kw, name, allowed in cases:

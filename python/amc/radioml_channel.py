@@ -32,11 +32,13 @@ class radioml_channel(gr.basic_block):
         random_phase, noise: override the preset (None: the preset's value). Units: Hz (std: Hz per
         sample of the random walk), delays in samples, fading one of 'none', 'rayleigh', 'rician'.
         tag_interval: ``amc:snr_db`` every this many output samples (0: only at offset 0).
+        random_start: start the SRO and CFO walks at a uniformly random point of +-max instead of 0
+            (None: the preset's; True only in ``rml2018``).
     """
 
     def __init__(self, preset="rml2018", snr_db=10.0, seed=0, samp_rate=None, sro_std=None, sro_max=None,
                  cfo_std=None, cfo_max=None, fading=None, k_factor=None, doppler_hz=None, delays=None,
-                 mags=None, random_phase=None, noise=None, tag_interval=1024):
+                 mags=None, random_phase=None, noise=None, tag_interval=1024, random_start=None):
         if isinstance(tag_interval, bool) or not isinstance(tag_interval, (int, np.integer)) or tag_interval < 0:
             raise ValueError(f"tag_interval: must be an integer >= 0 (0: one tag at offset 0 only), "
                              f"got {tag_interval!r}")
@@ -44,7 +46,7 @@ class radioml_channel(gr.basic_block):
         self.model = ChannelModel(preset=preset, snr_db=snr_db, seed=seed, samp_rate=samp_rate,
                                   sro_std=sro_std, sro_max=sro_max, cfo_std=cfo_std, cfo_max=cfo_max,
                                   fading=fading, k_factor=k_factor, doppler_hz=doppler_hz, delays=delays,
-                                  mags=mags, random_phase=random_phase, noise=noise)
+                                  mags=mags, random_phase=random_phase, noise=noise, random_start=random_start)
         gr.basic_block.__init__(self, name="amc_radioml_channel", in_sig=[np.complex64], out_sig=[np.complex64])
         self.set_tag_propagation_policy(gr.TPP_DONT)
         self.params = dict(self.model.p)
