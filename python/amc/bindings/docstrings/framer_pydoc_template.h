@@ -1,0 +1,19 @@
+/*
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "pydoc_macros.h"
+#define D(...) DOC(gr, amc, __VA_ARGS__)
+// Docstrings for the framer bindings (written by hand; copied as framer_pydoc.h at build time).
+
+static const char* __doc_gr_amc_framer = R"doc(Cuts a complex stream into frames of frame_len samples, one every hop samples.
+
+Output frame k holds input samples [k*hop, k*hop + frame_len). hop < frame_len overlaps,
+hop > frame_len skips. Each upstream tag lands on every frame whose span holds it (a tag in a
+skipped gap lands on the next frame), at output offset k.)doc";
+static const char* __doc_gr_amc_framer_make = R"doc(make(frame_len, hop) -> framer
+
+frame_len: samples per frame (> 0); hop: samples between frame starts (> 0).
+Raises ValueError if either is not positive.)doc";
+static const char* __doc_gr_amc_framer_frame_len = R"doc(Samples per frame.)doc";
+static const char* __doc_gr_amc_framer_hop = R"doc(Samples between frame starts.)doc";
+static const char* __doc_gr_amc_framer_first_sample = R"doc(Absolute offset of output frame k's first input sample (k*hop).)doc";

@@ -1,0 +1,57 @@
+"""The `gr-amc` command line: `gr-amc generate | train | evaluate | demo`.
+
+Each subcommand lives in its own module that provides `configure_parser(parser)` (cheap: no heavy imports)
+and `run(args) -> int`.
+"""
+import argparse
+import importlib
+import sys
+
+from .paths import __version__
+
+# subcommand -> (module, one-line help)
+SUBCOMMANDS = {
+    "generate": ("generate", "generate a labelled dataset (RadioML HDF5 / pickle layouts, SigMF)"),
+    "train": ("train", "train a model on a dataset file and export it to ONNX"),
+    "evaluate": ("evaluate", "evaluate ONNX models on a test dataset (tables, plots, reports)"),
+    "demo": ("demo", "the main job: generate, classify with the shipped model, print a report"),
+}
+
+
+class CliError(Exception):
+    """An error the user can fix: printed without a traceback, exit status 2."""
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="gr-amc", description="gr-amc: automatic modulation classification for GNU Radio.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"gr-amc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in SUBCOMMANDS.items():
+        mod = importlib.import_module(f".{module}", __package__)
+        p = sub.add_parser(name, help=help_, description=help_,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        mod.configure_parser(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._module.run(args) or 0)
+    except CliError as e:
+        print(f"gr-amc {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"gr-amc {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
