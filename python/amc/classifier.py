@@ -1,0 +1,589 @@
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""ONNX Runtime classifier blocks: ``amc.classifier`` and ``amc.classifier_sink``.
+
+The blocks frame a complex stream (frame k starts at sample k*hop and holds frame_len samples),
+normalize each frame and turn it into the model input with the C++ kernels (``amc.frame_signal``,
+``amc.normalize_frames``) and ``contract.to_model_input``, run ONNX Runtime on all the frames that
+are complete in one call (up to ``max_batch``) and report one result per classified frame:
+
+* ``amc.classifier`` passes every input sample through unaltered and tags the first sample of each
+  classified frame with ``amc:label`` (symbol), ``amc:confidence`` (double) and ``amc:probs``
+  (f32vector, in the model's class order);
+* both blocks publish a PMT dict per classified frame on the message port ``classification``.
+
+Everything the blocks need to know about the model (frame length, classes, representation, input
+layout, normalization, logits or probabilities) comes from the model's ``metadata_props``; see
+``contract.py`` and docs/classifier.md.
+
+Stream handling: a sample can leave the block only once every frame starting at or before it has
+been classified (its tag must be attached before the sample is passed on). The block therefore
+keeps a look-ahead of less than one frame (plus the overlap when hop < frame_len) in the upstream
+buffer: it asks the scheduler (``forecast``) for enough input to complete the frames covering the
+output it produces, consumes exactly what it outputs, and never waits for a batch to fill. At the
+end of a *finite* stream the samples from the start of the last, incomplete frame on (fewer than
+frame_len) cannot be classified and are not passed on, because GNU Radio gives a Python block no
+call after its input is exhausted.
+"""
+import collections
+import json
+import time
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from . import contract as C
+from .amc_python import frame_signal, normalization_modes, normalize_frames
+from .paths import resolve_model
+
+#: Constructor parameter that can supply each metadata key when the model lacks it.
+OVERRIDE_PARAMS = {
+    C.META_CLASSES: "classes",
+    C.META_FRAME_LENGTH: "frame_len",
+    C.META_INPUT_LAYOUT: "input_layout",
+    C.META_REPRESENTATION: "representation",
+    C.META_NORMALIZATION: "normalization",
+    C.META_OUTPUT: "output",
+}
+
+#: Per-frame status, reported in the message field ``status``.
+STATUS_OK = 0          # classified
+STATUS_ZERO = 1        # all-zero frame: not classified, label unknown, confidence 0
+STATUS_NONFINITE = 2   # NaN/Inf in the frame: not classified, label unknown, confidence 0
+STATUS_BAD_OUTPUT = 3  # the model returned NaN/Inf for the frame: label unknown, confidence 0
+STATUS_NAMES = {STATUS_OK: "ok", STATUS_ZERO: "zero", STATUS_NONFINITE: "nonfinite",
+                STATUS_BAD_OUTPUT: "bad_output"}
+
+_LOG_INTERVAL_S = 5.0  # rate limit of the repeated warnings (skipped / unusable frames)
+
+
+def _is_given(v):
+    return v is not None and not (isinstance(v, str) and v.strip() == "") and not (
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v == 0)
+
+
+def _parse_classes(value, what):
+    """A list/tuple of names, a JSON list string, or a comma-separated string -> list of str."""
+    if isinstance(value, str):
+        s = value.strip()
+        if s.startswith("["):
+            try:
+                value = json.loads(s)
+            except ValueError as e:
+                raise ValueError(f"{what}: not a valid JSON list ({e}): {value!r}") from None
+        else:
+            value = [c.strip() for c in s.split(",")]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{what} must be a list of class names, got {value!r}")
+    names = [str(c) for c in value]
+    if not names or any(not c.strip() for c in names):
+        raise ValueError(f"{what} must be a non-empty list of non-empty class names, got {value!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{what} has duplicate class names: {names}")
+    return names
+
+
+def _int_param(name, value, minimum, allowed):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name} must be an integer ({allowed}), got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {allowed}, got {value}")
+    return int(value)
+
+
+def softmax(x):
+    """Row-wise softmax in float64 (stable)."""
+    x = np.asarray(x, dtype=np.float64)
+    z = x - np.max(x, axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+class ModelRunner:
+    """An ONNX model with its amc contract checked: complex frames in, class probabilities out.
+
+    Raises at construction: FileNotFoundError (no such file / shipped model), ValueError (not an
+    ONNX model, missing or contradictory metadata, input/output shapes that contradict the
+    metadata, bad parameter values). Used by the classifier blocks and by tests/benchmarks.
+    """
+
+    def __init__(self, model, max_batch=64, threads=1, frame_len=0, classes=None,
+                 input_layout="", representation="", normalization="", output=""):
+        self.max_batch = _int_param("max_batch", max_batch, 1, ">= 1")
+        self.threads = _int_param("threads", threads, 0, ">= 0 (0 = ONNX Runtime's default)")
+        if not isinstance(model, str) or not model.strip():
+            raise ValueError(f"model must be a path to an .onnx file or a shipped model name, got {model!r}")
+        self.path = resolve_model(model)  # FileNotFoundError naming the model and the shipped ones
+
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.log_severity_level = 3
+        # Idle worker threads must not spin: the flowgraph's other blocks need the cores.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(self.path, sess_options=so,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as e:  # InvalidProtobuf, Fail, InvalidGraph, NoSuchFile...
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"model file {self.path!r} is not a valid ONNX model that ONNX Runtime "
+                             f"can load: {msg}") from None
+
+        props = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.metadata = self._resolve_metadata(props, dict(
+            frame_len=frame_len, classes=classes, input_layout=input_layout,
+            representation=representation, normalization=normalization, output=output))
+        self.classes = list(self.metadata[C.META_CLASSES])
+        self.frame_len = int(self.metadata[C.META_FRAME_LENGTH])
+        self.layout = self.metadata[C.META_INPUT_LAYOUT]
+        self.representation = self.metadata[C.META_REPRESENTATION]
+        self.normalization = self.metadata[C.META_NORMALIZATION]
+        self.output = self.metadata.get(C.META_OUTPUT)  # None: not stated, checked by the dry run
+        self._check_graph()
+        self._dry_run()
+
+    # -- construction checks -------------------------------------------------------------------
+    def _resolve_metadata(self, props, params):
+        given = {C.META_CLASSES: params["classes"], C.META_FRAME_LENGTH: params["frame_len"],
+                 C.META_INPUT_LAYOUT: params["input_layout"],
+                 C.META_REPRESENTATION: params["representation"],
+                 C.META_NORMALIZATION: params["normalization"], C.META_OUTPUT: params["output"]}
+        meta = {}
+        for key, pname in OVERRIDE_PARAMS.items():
+            stored, value = props.get(key), given[key]
+            # typed values of what the model states
+            if stored is not None:
+                try:
+                    if key == C.META_CLASSES:
+                        stored = _parse_classes(json.loads(stored), f"model metadata {key}")
+                    elif key == C.META_FRAME_LENGTH:
+                        stored = int(stored)
+                        if stored < 1:
+                            raise ValueError("must be >= 1")
+                    else:
+                        stored = stored.strip()
+                except (ValueError, TypeError) as e:
+                    raise ValueError(f"model {self.path!r}: metadata {key}={props[key]!r} is invalid ({e})") from None
+            # typed values of the parameter
+            if _is_given(value):
+                if key == C.META_CLASSES:
+                    value = _parse_classes(value, "classes")
+                elif key == C.META_FRAME_LENGTH:
+                    value = _int_param("frame_len", value, 1, ">= 1 (0 = from the model)")
+                else:
+                    value = str(value).strip()
+            else:
+                value = None
+            if stored is not None and value is not None and stored != value:
+                raise ValueError(f"{pname}={value!r} contradicts the model's metadata {key}={stored!r} "
+                                 f"(model {self.path!r}); leave {pname} unset to use the model's value")
+            meta[key] = stored if stored is not None else value
+        missing = [k for k in C.REQUIRED_META if meta.get(k) is None]
+        if missing:
+            raise ValueError(
+                f"model {self.path!r} lacks the metadata_props key(s) {', '.join(missing)}; supply them "
+                f"with the parameter(s) {', '.join(OVERRIDE_PARAMS[k] + '=' for k in missing)} "
+                f"or re-export the model with these keys (see docs/classifier.md)")
+        checks = ((C.META_INPUT_LAYOUT, C.INPUT_LAYOUTS), (C.META_REPRESENTATION, C.REPRESENTATIONS),
+                  (C.META_NORMALIZATION, tuple(normalization_modes())), (C.META_OUTPUT, C.OUTPUTS))
+        for key, allowed in checks:
+            if meta.get(key) is not None and meta[key] not in allowed:
+                src = "model metadata" if props.get(key) is not None else "parameter " + OVERRIDE_PARAMS[key]
+                raise ValueError(f"{src} {key}={meta[key]!r} is not allowed (model {self.path!r}); "
+                                 f"allowed: {', '.join(allowed)}")
+        # Everything else the model states (amc.model, amc.dataset, ...) is kept as is.
+        for k, v in C.decode_metadata({k: v for k, v in props.items()
+                                       if k not in OVERRIDE_PARAMS}).items():
+            meta[k] = v
+        return meta
+
+    def _check_graph(self):
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise ValueError(f"model {self.path!r} has {len(inputs)} inputs "
+                             f"({', '.join(i.name for i in inputs)}); the classifier feeds exactly one")
+        inp = inputs[0]
+        self.input_name = inp.name
+        if inp.type != "tensor(float)":
+            raise ValueError(f"model {self.path!r}: input {inp.name!r} is {inp.type}; "
+                             f"the classifier feeds tensor(float)")
+        expected = C.input_shape(self.layout, self.frame_len, "N")
+        shape = list(inp.shape)
+        desc = (f"{C.META_INPUT_LAYOUT}={self.layout} with {C.META_FRAME_LENGTH}={self.frame_len} "
+                f"needs ({', '.join(str(d) for d in expected)})")
+        if len(shape) != len(expected):
+            raise ValueError(f"model {self.path!r}: input {inp.name!r} has shape {shape} (rank {len(shape)}) "
+                             f"but {desc}")
+        for i, (got, exp) in enumerate(zip(shape, expected)):
+            if i == 0 or not isinstance(got, int):
+                continue  # batch dimension, or a symbolic dimension
+            if got != exp:
+                raise ValueError(f"model {self.path!r}: input {inp.name!r} has shape {shape} but {desc} "
+                                 f"(dimension {i} is {got}, not {exp})")
+        b = shape[0]
+        self.static_batch = b if isinstance(b, int) and b > 0 else None
+        out = self.session.get_outputs()[0]
+        self.output_name = out.name
+        oshape = list(out.shape)
+        nc = len(self.classes)
+        if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != nc):
+            raise ValueError(f"model {self.path!r}: output {out.name!r} has shape {oshape} but "
+                             f"{C.META_CLASSES} lists {nc} classes; the output must be (N, {nc})")
+
+    def _dry_run(self):
+        rng = np.random.default_rng(0)
+        n = self.static_batch or 2
+        x = (rng.standard_normal((n, self.frame_len)) + 1j * rng.standard_normal((n, self.frame_len)))
+        try:
+            y = self._run(self.model_input(x.astype(np.complex64))[0])
+        except ValueError:
+            raise
+        except Exception as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"model {self.path!r} fails on a batch of {n} frames shaped "
+                             f"{C.input_shape(self.layout, self.frame_len, n)}: {msg}") from None
+        if self.output is None:
+            ok = np.all(np.isfinite(y)) and np.all(y >= -1e-6) and np.allclose(y.sum(axis=1), 1.0, atol=1e-3)
+            if not ok:
+                raise ValueError(f"model {self.path!r} does not state {C.META_OUTPUT} and its outputs are not "
+                                 f"probabilities (rows sum to {np.round(y.sum(axis=1), 3).tolist()}); "
+                                 f"pass output='logits' (softmax applied) or output='probs'")
+            self.output = "probs"
+            self.metadata[C.META_OUTPUT] = "probs"
+
+    # -- inference -----------------------------------------------------------------------------
+    def model_input(self, frames):
+        """Complex frames (n, L) -> (float32 model input, status int8 (n,)) via the C++ kernel."""
+        normed, status = normalize_frames(np.ascontiguousarray(frames, dtype=np.complex64),
+                                          self.normalization)
+        return C.to_model_input(normed, self.representation, self.layout), np.asarray(status, np.int8)
+
+    def _run(self, x):
+        """Model input (n, ...) -> raw output (n, C) float64, in chunks of max_batch (or the static batch)."""
+        n = x.shape[0]
+        chunk = self.static_batch or self.max_batch
+        outs = []
+        for s in range(0, n, chunk):
+            xb = x[s:s + chunk]
+            m = xb.shape[0]
+            if self.static_batch and m < self.static_batch:
+                pad = np.zeros((self.static_batch - m,) + xb.shape[1:], np.float32)
+                xb = np.concatenate([xb, pad])
+            y = self.session.run([self.output_name], {self.input_name: xb})[0]
+            y = np.asarray(y)
+            if y.ndim != 2 or y.shape[0] != xb.shape[0] or y.shape[1] != len(self.classes):
+                raise ValueError(f"model {self.path!r} returned shape {list(y.shape)} for a batch of "
+                                 f"{xb.shape[0]}; expected ({xb.shape[0]}, {len(self.classes)})")
+            outs.append(y[:m].astype(np.float64))
+        return np.concatenate(outs) if outs else np.zeros((0, len(self.classes)))
+
+    def classify(self, frames):
+        """Complex frames (n, L) -> (probs float64 (n, C), status int8 (n,)).
+
+        Frames that are all zero or hold NaN/Inf are not run through the model (probs all 0);
+        rows where the model returns NaN/Inf get status STATUS_BAD_OUTPUT and probs all 0.
+        """
+        frames = np.asarray(frames)
+        n = frames.shape[0]
+        probs = np.zeros((n, len(self.classes)), np.float64)
+        x, status = self.model_input(frames)
+        ok = np.flatnonzero(status == STATUS_OK)
+        if ok.size:
+            y = self._run(x[ok] if ok.size < n else x)
+            with np.errstate(all="ignore"):
+                if self.output == "logits":
+                    y = softmax(y)
+            bad = ~np.all(np.isfinite(y), axis=1)
+            if bad.any():
+                y[bad] = 0.0
+                status[ok[bad]] = STATUS_BAD_OUTPUT
+            probs[ok] = y
+        return probs, status
+
+
+class _classifier_base(gr.basic_block):
+    """Shared implementation of classifier (pass-through) and classifier_sink (no output)."""
+
+    def __init__(self, name, passthrough, model, hop, max_batch, threads, smoothing, threshold,
+                 realtime, frame_len, classes, input_layout, representation, normalization, output):
+        runner = ModelRunner(model, max_batch=max_batch, threads=threads, frame_len=frame_len,
+                             classes=classes, input_layout=input_layout, representation=representation,
+                             normalization=normalization, output=output)
+        hop = _int_param("hop", hop, 0, ">= 0 (0 = frame length: back-to-back frames)")
+        smoothing = _int_param("smoothing", smoothing, 1, ">= 1 (1 = no smoothing)")
+        threshold = self._check_threshold(threshold)
+        if not isinstance(realtime, (bool, np.bool_, int)):
+            raise ValueError(f"realtime must be True or False, got {realtime!r}")
+        gr.basic_block.__init__(self, name=name, in_sig=[np.complex64],
+                                out_sig=[np.complex64] if passthrough else None)
+        self._runner = runner
+        self._passthrough = passthrough
+        self._L = runner.frame_len
+        self._hop = hop or runner.frame_len
+        self._max_batch = runner.max_batch
+        self._realtime = bool(realtime)
+        self._threshold = threshold
+        self._smoothing = smoothing
+        self._classes = list(runner.classes)
+        self._class_syms = [pmt.intern(c) for c in self._classes]
+        self._unknown_sym = pmt.intern(C.UNKNOWN_LABEL)
+        self._zero_probs = np.zeros(len(self._classes), np.float32)
+        self._port = pmt.intern(C.MSG_PORT)
+        self.message_port_register_out(self._port)
+        self._k_label, self._k_conf, self._k_probs = (pmt.intern(C.TAG_LABEL), pmt.intern(C.TAG_CONFIDENCE),
+                                                      pmt.intern(C.TAG_PROBS))
+        self._k_truth, self._k_snr = pmt.intern(C.TAG_TRUTH), pmt.intern(C.TAG_SNR)
+        self._srcid = pmt.intern(self.alias())
+        self._reset_state()
+        self.logger.info(
+            f"model {runner.path}: {len(self._classes)} classes, frame_len {self._L}, hop {self._hop}, "
+            f"{runner.representation}/{runner.layout}, normalization {runner.normalization}, "
+            f"output {runner.output}, batch {'static ' + str(runner.static_batch) if runner.static_batch else '<= ' + str(self._max_batch)}")
+
+    def _reset_state(self):
+        self._consumed = 0      # == nitems_read(0)
+        self._next = 0          # absolute start of the next frame to classify (or skip)
+        self._history = collections.deque(maxlen=self._smoothing)
+        self._tag_scan = 0      # absolute offset up to which truth/SNR tags have been collected
+        self._truth_tags = []   # [(offset, value)] sorted
+        self._snr_tags = []
+        self._n_classified = 0
+        self._n_skipped = 0
+        self._n_unusable = 0
+        self._skipped_since_msg = 0
+        self._last_warn = {}
+
+    @staticmethod
+    def _check_threshold(threshold):
+        try:
+            t = float(threshold)
+        except (TypeError, ValueError):
+            raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}") from None
+        if not (0.0 <= t <= 1.0):
+            raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
+        return t
+
+    # -- public accessors --------------------------------------------------------------------
+    def frame_len(self):
+        return self._L
+
+    def hop(self):
+        return self._hop
+
+    def classes(self):
+        return list(self._classes)
+
+    def model_path(self):
+        return self._runner.path
+
+    def metadata(self):
+        return dict(self._runner.metadata)
+
+    def threshold(self):
+        return self._threshold
+
+    def set_threshold(self, threshold):
+        self._threshold = self._check_threshold(threshold)
+
+    def smoothing(self):
+        return self._smoothing
+
+    def set_smoothing(self, smoothing):
+        k = _int_param("smoothing", smoothing, 1, ">= 1 (1 = no smoothing)")
+        if k != self._smoothing:
+            self._smoothing = k
+            self._history = collections.deque(self._history, maxlen=k)
+
+    def realtime(self):
+        return self._realtime
+
+    def classified(self):
+        """Frames classified so far (including unusable ones reported as unknown)."""
+        return self._n_classified
+
+    def skipped(self):
+        """Frames skipped by the real-time mode so far (never classified, no tag, no message)."""
+        return self._n_skipped
+
+    def unusable(self):
+        """Classified frames that were all zero or held NaN/Inf (reported as unknown, confidence 0)."""
+        return self._n_unusable
+
+    # -- scheduler interface -------------------------------------------------------------------
+    def start(self):
+        return True
+
+    def forecast(self, noutput_items, ninputs):
+        # Items before the next frame start are decided; to pass item i >= _next, every frame that
+        # starts at or before i must be complete in the input.
+        free = self._next - self._consumed
+        if noutput_items <= free:
+            return [noutput_items] * ninputs
+        last = self._next + ((self._consumed + noutput_items - 1 - self._next) // self._hop) * self._hop
+        return [last + self._L - self._consumed] * ninputs
+
+    def general_work(self, input_items, output_items):
+        inp = input_items[0]
+        n_in = len(inp)
+        nread = self._consumed
+        n_win = min(n_in, len(output_items[0])) if self._passthrough else n_in
+        win_end = nread + n_win
+        avail_end = nread + n_in
+        L, hop = self._L, self._hop
+        m = 0
+        if self._next < win_end and self._next + L <= avail_end:
+            m = min((win_end - 1 - self._next) // hop, (avail_end - L - self._next) // hop) + 1
+        skip = 0
+        if m > self._max_batch:
+            if self._realtime:
+                skip = m - self._max_batch
+            m = self._max_batch
+        if skip:
+            self._n_skipped += skip
+            self._skipped_since_msg += skip
+            self._next += skip * hop
+            self._warn("skip", f"real-time mode: cannot keep up, {self._n_skipped} frames skipped so far")
+        if m:
+            self._collect_tags(nread, avail_end)
+            first = self._next
+            seg = inp[first - nread:first - nread + (m - 1) * hop + L]
+            frames = frame_signal(seg, L, hop)
+            probs, status = self._runner.classify(frames)
+            for j in range(m):
+                self._emit(first + j * hop, probs[j], int(status[j]))
+            self._next = first + m * hop
+            self._prune_tags()
+        p = max(0, min(n_win, self._next - nread))
+        if self._passthrough and p:
+            output_items[0][:p] = inp[:p]
+        self.consume(0, p)
+        self._consumed += p
+        return p if self._passthrough else 0
+
+    # -- per-frame results -----------------------------------------------------------------------
+    def _emit(self, offset, probs, status):
+        self._n_classified += 1
+        if status != STATUS_OK:
+            self._n_unusable += 1
+            self._warn("unusable", f"{self._n_unusable} frames were all zero, held NaN/Inf or made the "
+                                   f"model return NaN/Inf (latest at sample {offset}: "
+                                   f"{STATUS_NAMES[status]}); reported as {C.UNKNOWN_LABEL}")
+            sm = self._zero_probs
+            conf = 0.0
+            label = self._unknown_sym
+        else:
+            self._history.append(probs)
+            sm = probs if len(self._history) == 1 else np.mean(np.stack(self._history), axis=0)
+            k = int(np.argmax(sm))
+            conf = float(sm[k])
+            label = self._class_syms[k] if conf >= self._threshold else self._unknown_sym
+        pv = pmt.init_f32vector(len(sm), np.asarray(sm, np.float32).tolist())
+        cv = pmt.from_double(conf)
+        if self._passthrough:
+            self.add_item_tag(0, offset, self._k_label, label, self._srcid)
+            self.add_item_tag(0, offset, self._k_conf, cv, self._srcid)
+            self.add_item_tag(0, offset, self._k_probs, pv, self._srcid)
+        d = pmt.make_dict()
+        d = pmt.dict_add(d, pmt.intern("label"), label)
+        d = pmt.dict_add(d, pmt.intern("confidence"), cv)
+        d = pmt.dict_add(d, pmt.intern("probs"), pv)
+        d = pmt.dict_add(d, pmt.intern("offset"), pmt.from_uint64(offset))
+        d = pmt.dict_add(d, pmt.intern("frame_len"), pmt.from_long(self._L))
+        d = pmt.dict_add(d, pmt.intern("hop"), pmt.from_long(self._hop))
+        d = pmt.dict_add(d, pmt.intern("status"), pmt.intern(STATUS_NAMES[status]))
+        d = pmt.dict_add(d, pmt.intern("skipped"), pmt.from_uint64(self._skipped_since_msg))
+        d = pmt.dict_add(d, pmt.intern("skipped_total"), pmt.from_uint64(self._n_skipped))
+        truth = self._tag_value(self._truth_tags, offset)
+        if truth is not None:
+            d = pmt.dict_add(d, pmt.intern("truth"), truth)
+        snr = self._tag_value(self._snr_tags, offset)
+        if snr is not None:
+            d = pmt.dict_add(d, pmt.intern("snr_db"), snr)
+        self._skipped_since_msg = 0
+        self.message_port_pub(self._port, d)
+
+    # -- ground truth tags (amc:truth, amc:snr_db) seen upstream -------------------------------
+    def _collect_tags(self, nread, avail_end):
+        start = max(self._tag_scan, nread)
+        if start >= avail_end:
+            return
+        for key, store in ((self._k_truth, self._truth_tags), (self._k_snr, self._snr_tags)):
+            for t in self.get_tags_in_range(0, start, avail_end, key):
+                store.append((t.offset, t.value))
+            store.sort(key=lambda ov: ov[0])
+        self._tag_scan = avail_end
+
+    def _tag_value(self, tags, offset):
+        """Value in effect at the frame's first sample: the last tag at or before it; else the
+        first tag inside the frame; None if none."""
+        best = None
+        for off, val in tags:
+            if off <= offset:
+                best = val
+            elif off < offset + self._L and best is None:
+                return val
+            else:
+                break
+        return best
+
+    def _prune_tags(self):
+        for store in (self._truth_tags, self._snr_tags):
+            i = 0
+            while i + 1 < len(store) and store[i + 1][0] <= self._next:
+                i += 1
+            if i:
+                del store[:i]
+
+    def _warn(self, kind, msg):
+        now = time.monotonic()
+        if now - self._last_warn.get(kind, -1e9) >= _LOG_INTERVAL_S:
+            self._last_warn[kind] = now
+            self.logger.warn(msg)
+
+
+class classifier(_classifier_base):
+    """Modulation classifier: complex stream in, the same samples out, tagged per classified frame.
+
+    Args:
+        model: path to an .onnx file, or the name of a model shipped in gr-amc/models
+            (e.g. "amc-default").
+        hop: samples between the starts of consecutive classified frames; 0 = the frame length
+            (back-to-back frames); larger skips samples between frames; smaller overlaps frames.
+        max_batch: most frames per ONNX Runtime call (all frames complete in one work call, up to
+            this number, go to one call; the block never waits for a batch to fill).
+        threads: ONNX Runtime intra-op threads (0 = ONNX Runtime's default); inter-op is 1.
+        smoothing: average the probabilities over the last k usable frames (1 = off).
+        threshold: label "unknown" when the (smoothed) confidence is below this (0..1).
+        realtime: when more than max_batch complete frames wait in one call, classify only the
+            newest max_batch and skip the older ones (counted, see skipped()); default off:
+            every frame is classified.
+        frame_len, classes, input_layout, representation, normalization, output: supply metadata
+            the model lacks (0 / empty = from the model); a value contradicting the model's
+            metadata is an error.
+    """
+
+    def __init__(self, model="amc-default", hop=0, max_batch=64, threads=1, smoothing=1,
+                 threshold=0.0, realtime=False, frame_len=0, classes=None, input_layout="",
+                 representation="", normalization="", output=""):
+        _classifier_base.__init__(self, "amc_classifier", True, model, hop, max_batch, threads,
+                                  smoothing, threshold, realtime, frame_len, classes, input_layout,
+                                  representation, normalization, output)
+
+
+class classifier_sink(_classifier_base):
+    """Modulation classifier without a stream output: one message per classified frame on the
+    port ``classification``. Same parameters as ``amc.classifier``."""
+
+    def __init__(self, model="amc-default", hop=0, max_batch=64, threads=1, smoothing=1,
+                 threshold=0.0, realtime=False, frame_len=0, classes=None, input_layout="",
+                 representation="", normalization="", output=""):
+        _classifier_base.__init__(self, "amc_classifier_sink", False, model, hop, max_batch, threads,
+                                  smoothing, threshold, realtime, frame_len, classes, input_layout,
+                                  representation, normalization, output)

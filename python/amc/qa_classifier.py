@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Block-level tests of amc.classifier / amc.classifier_sink with tiny ONNX models built by the
+tests (tests/fixtures/tiny_models.py: a two-class "energy" model whose label is computable)."""
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+import pmt
+from gnuradio import amc, blocks, gr, gr_unittest
+
+
+def _find_fixtures():
+    d = os.path.dirname(os.path.abspath(__file__))
+    for _ in range(6):
+        cand = os.path.join(d, "tests", "fixtures")
+        if os.path.isfile(os.path.join(cand, "tiny_models.py")):
+            return cand
+        d = os.path.dirname(d)
+    raise RuntimeError("tests/fixtures/tiny_models.py not found above " + __file__)
+
+
+sys.path.insert(0, _find_fixtures())
+import tiny_models as tm  # noqa: E402
+
+L = 32
+
+
+def frames_of(x, frame_len, hop):
+    """Reference framing in plain numpy slicing (independent of the C++ kernel)."""
+    n = (len(x) - frame_len) // hop + 1 if len(x) >= frame_len else 0
+    return np.array([x[k * hop:k * hop + frame_len] for k in range(n)], np.complex64).reshape(n, frame_len)
+
+
+def tags_by_offset(tags, keys=("amc:label", "amc:confidence", "amc:probs")):
+    out = {}
+    for t in tags:
+        k = pmt.symbol_to_string(t.key)
+        if k in keys:
+            out.setdefault(t.offset, {})[k] = pmt.to_python(t.value)
+    return out
+
+
+def run_flowgraph(model, x, sink=False, src_tags=(), max_noutput=None, **kw):
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.asarray(x, np.complex64).tolist(), False, 1, list(src_tags))
+    blk = (amc.classifier_sink if sink else amc.classifier)(model, **kw)
+    md = blocks.message_debug()
+    tb.msg_connect(blk, "classification", md, "store")
+    if sink:
+        tb.connect(src, blk)
+        snk = None
+    else:
+        snk = blocks.vector_sink_c()
+        tb.connect(src, blk, snk)
+    if max_noutput:
+        tb.run(max_noutput)
+    else:
+        tb.run()
+    msgs = [pmt.to_python(md.get_message(i)) for i in range(md.num_messages())]
+    out = np.array(snk.data(), np.complex64) if snk else None
+    tags = list(snk.tags()) if snk else []
+    return out, tags, msgs, blk
+
+
+class qa_classifier(gr_unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="amc_qa_classifier_")
+        cls.model = tm.energy_model(os.path.join(cls.dir, "energy.onnx"), frame_len=L)
+        cls.logits = tm.energy_model(os.path.join(cls.dir, "energy-logits.onnx"), frame_len=L,
+                                     output="logits")
+        cls.soft = tm.energy_model(os.path.join(cls.dir, "soft.onnx"), frame_len=L, gain=0.5 / L)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def check_tags(self, tags, x, hop, expected_offsets, gain=None, smoothing=1, threshold=0.0):
+        """Tags must sit exactly on expected_offsets with the reference label/confidence/probs."""
+        got = tags_by_offset(tags)
+        self.assertEqual(sorted(got), list(expected_offsets))
+        frames = np.array([x[o:o + L] for o in expected_offsets], np.complex64)
+        ref, status = tm.energy_reference(frames, gain=gain)
+        hist = []
+        for i, o in enumerate(expected_offsets):
+            t = got[o]
+            if status[i] != 0:
+                self.assertEqual(t["amc:label"], "unknown")
+                self.assertEqual(t["amc:confidence"], 0.0)
+                np.testing.assert_array_equal(t["amc:probs"], [0.0, 0.0])
+                continue
+            hist = (hist + [ref[i]])[-smoothing:]
+            p = np.mean(hist, axis=0)
+            np.testing.assert_allclose(t["amc:probs"], p, rtol=2e-5, atol=1e-6)
+            self.assertAlmostEqual(t["amc:confidence"], p.max(), places=5)
+            label = tm.CLASSES[int(np.argmax(p))] if p.max() >= threshold else "unknown"
+            self.assertEqual(t["amc:label"], label)
+        return got
+
+    # -- tags, pass-through, framing -----------------------------------------------------------
+    def test_001_back_to_back_tags_and_passthrough(self):
+        x = tm.energy_frames("elleelle", L).reshape(-1)
+        out, tags, msgs, blk = run_flowgraph(self.model, x)
+        np.testing.assert_array_equal(out, x)  # every sample, unaltered
+        got = self.check_tags(tags, x, L, [k * L for k in range(8)])
+        self.assertEqual([got[k * L]["amc:label"] for k in range(8)],
+                         ["early", "late", "late", "early", "early", "late", "late", "early"])
+        self.assertEqual(blk.frame_len(), L)
+        self.assertEqual(blk.hop(), L)
+        self.assertEqual(blk.classes(), ["early", "late"])
+        self.assertEqual(blk.classified(), 8)
+        self.assertEqual(blk.skipped(), 0)
+        # probs tag is an f32vector, confidence a double, label a symbol
+        t = [t for t in tags if pmt.symbol_to_string(t.key) == "amc:probs"][0]
+        self.assertTrue(pmt.is_f32vector(t.value))
+        t = [t for t in tags if pmt.symbol_to_string(t.key) == "amc:confidence"][0]
+        self.assertTrue(pmt.is_real(t.value))
+        t = [t for t in tags if pmt.symbol_to_string(t.key) == "amc:label"][0]
+        self.assertTrue(pmt.is_symbol(t.value))
+
+    def test_002_hop_overlap(self):
+        x = tm.energy_frames("elleelle", L).reshape(-1)  # 256 samples
+        hop = 12
+        out, tags, msgs, blk = run_flowgraph(self.model, x, hop=hop)
+        offsets = list(range(0, len(x) - L + 1, hop))  # 0, 12, ..., 216
+        self.check_tags(tags, x, hop, offsets)
+        # Samples from the start of the first incomplete frame (228) on cannot be tagged at the
+        # end of a finite stream; everything before passes unaltered.
+        self.assertEqual(len(out), offsets[-1] + hop)
+        np.testing.assert_array_equal(out, x[:len(out)])
+        self.assertEqual([m["offset"] for m in msgs], offsets)
+
+    def test_003_hop_skipping(self):
+        x = tm.energy_frames("elleelleel", L).reshape(-1)  # 320 samples
+        hop = 45
+        out, tags, msgs, blk = run_flowgraph(self.model, x, hop=hop)
+        offsets = list(range(0, len(x) - L + 1, hop))  # 0, 45, ..., 270
+        self.assertEqual(offsets[-1], 270)
+        self.check_tags(tags, x, hop, offsets)
+        # next frame would start at 315: the 5 samples from there on are held at the end
+        np.testing.assert_array_equal(out, x[:315])
+
+    def test_004_same_tags_whatever_chunking_and_batch(self):
+        rng = np.random.default_rng(7)
+        x = tm.energy_frames("".join(rng.choice(list("elz"), 60)), L, rng=rng).reshape(-1)
+        results = []
+        for max_noutput, max_batch in ((None, 64), (None, 1), (7, 64), (50, 1), (1000, 3)):
+            out, tags, msgs, blk = run_flowgraph(self.model, x, hop=20, smoothing=2,
+                                                 max_noutput=max_noutput, max_batch=max_batch)
+            got = tags_by_offset(tags)
+            flat = [(o, k, np.asarray(v).tolist()) for o in sorted(got) for k, v in sorted(got[o].items())]
+            results.append((out.tolist(), flat, [(m["offset"], m["label"], m["probs"].tolist()) for m in msgs]))
+        for r in results[1:]:
+            self.assertEqual(r[0], results[0][0])
+            self.assertEqual(r[1], results[0][1])  # identical offsets, labels, confidences, probs
+            self.assertEqual(r[2], results[0][2])
+        self.assertEqual(len(results[0][2]), (len(x) - L) // 20 + 1)
+
+    # -- messages ------------------------------------------------------------------------------
+    def test_005_message_contents(self):
+        x = tm.energy_frames("elelel", L).reshape(-1)
+        src_tags = [gr.tag_utils.python_to_tag((0, pmt.intern("amc:truth"), pmt.intern("QPSK"))),
+                    gr.tag_utils.python_to_tag((0, pmt.intern("amc:snr_db"), pmt.from_double(10.0))),
+                    gr.tag_utils.python_to_tag((70, pmt.intern("amc:truth"), pmt.intern("BPSK"))),
+                    gr.tag_utils.python_to_tag((100, pmt.intern("amc:snr_db"), pmt.from_double(-4.0)))]
+        out, tags, msgs, blk = run_flowgraph(self.model, x, src_tags=src_tags)
+        self.assertEqual(len(msgs), 6)
+        ref, _ = tm.energy_reference(frames_of(x, L, L))
+        for k, m in enumerate(msgs):
+            self.assertEqual(m["offset"], k * L)
+            self.assertEqual(m["frame_len"], L)
+            self.assertEqual(m["hop"], L)
+            self.assertEqual(m["label"], "early" if k % 2 == 0 else "late")
+            self.assertAlmostEqual(m["confidence"], ref[k].max(), places=5)
+            np.testing.assert_allclose(m["probs"], ref[k], rtol=2e-5, atol=1e-6)
+            self.assertEqual(m["status"], "ok")
+            self.assertEqual(m["skipped"], 0)
+            self.assertEqual(m["skipped_total"], 0)
+        # truth / SNR in effect at each frame's first sample (frame 2 starts at 64 < 70: still QPSK)
+        self.assertEqual([m["truth"] for m in msgs], ["QPSK", "QPSK", "QPSK", "BPSK", "BPSK", "BPSK"])
+        self.assertEqual([m["snr_db"] for m in msgs], [10.0, 10.0, 10.0, 10.0, -4.0, -4.0])
+        # upstream tags are passed on at their offsets
+        truth = [(t.offset, pmt.symbol_to_string(t.value)) for t in tags
+                 if pmt.symbol_to_string(t.key) == "amc:truth"]
+        self.assertEqual(truth, [(0, "QPSK"), (70, "BPSK")])
+
+    def test_006_no_truth_fields_without_tags(self):
+        x = tm.energy_frames("el", L).reshape(-1)
+        _, _, msgs, _ = run_flowgraph(self.model, x)
+        self.assertEqual(len(msgs), 2)
+        for m in msgs:
+            self.assertNotIn("truth", m)
+            self.assertNotIn("snr_db", m)
+
+    def test_007_sink_messages_match_classifier(self):
+        x = tm.energy_frames("ellezeln", L).reshape(-1)
+        _, _, msgs, _ = run_flowgraph(self.model, x, hop=24)
+        _, _, smsgs, sblk = run_flowgraph(self.model, x, sink=True, hop=24)
+        self.assertEqual(len(smsgs), len(msgs))
+        self.assertEqual(len(msgs), (len(x) - L) // 24 + 1)
+        for a, b in zip(msgs, smsgs):
+            self.assertEqual(set(a), set(b))
+            for k in a:
+                if k == "probs":
+                    np.testing.assert_array_equal(a[k], b[k])
+                else:
+                    self.assertEqual(a[k], b[k])
+        self.assertEqual(sblk.classified(), len(msgs))
+
+    # -- smoothing, threshold, logits --------------------------------------------------------------
+    def test_008_smoothing(self):
+        x = tm.energy_frames("eeelllel", L, scale=1.0).reshape(-1)
+        out, tags, msgs, blk = run_flowgraph(self.soft, x, smoothing=3)
+        got = self.check_tags(tags, x, L, [k * L for k in range(8)], gain=0.5 / L, smoothing=3)
+        # the smoothed label lags the raw one: frame 3 is "late" but the mean of frames 1..3 is early
+        self.assertEqual(got[3 * L]["amc:label"], "early")
+        self.assertEqual(got[5 * L]["amc:label"], "late")
+
+    def test_009_threshold(self):
+        x = tm.energy_frames("elelelel", L).reshape(-1)
+        ref, _ = tm.energy_reference(frames_of(x, L, L), gain=0.5 / L)
+        conf = ref.max(axis=1)
+        thr = float(np.median(conf))
+        self.assertTrue(np.any(conf < thr) and np.any(conf >= thr))
+        out, tags, msgs, blk = run_flowgraph(self.soft, x, threshold=thr)
+        got = self.check_tags(tags, x, L, [k * L for k in range(8)], gain=0.5 / L, threshold=thr)
+        labels = [got[k * L]["amc:label"] for k in range(8)]
+        self.assertIn("unknown", labels)
+        self.assertEqual([lab == "unknown" for lab in labels], list(conf < thr))
+        # the confidence stays the model's, even when the label is unknown
+        for k in range(8):
+            self.assertAlmostEqual(got[k * L]["amc:confidence"], conf[k], places=5)
+        self.assertEqual(blk.threshold(), thr)
+        blk.set_threshold(0.25)
+        self.assertEqual(blk.threshold(), 0.25)
+        self.assertRaises(ValueError, blk.set_threshold, 2.0)
+
+    def test_010_logits_get_softmax(self):
+        x = tm.energy_frames("elleel", L).reshape(-1)
+        _, tags_p, _, _ = run_flowgraph(self.model, x)
+        _, tags_l, _, _ = run_flowgraph(self.logits, x)
+        a, b = tags_by_offset(tags_p), tags_by_offset(tags_l)
+        self.assertEqual(sorted(a), sorted(b))
+        for o in a:
+            self.assertEqual(a[o]["amc:label"], b[o]["amc:label"])
+            np.testing.assert_allclose(a[o]["amc:probs"], b[o]["amc:probs"], rtol=1e-5, atol=1e-6)
+            self.assertAlmostEqual(sum(b[o]["amc:probs"]), 1.0, places=5)
+
+    # -- unusable frames ----------------------------------------------------------------------------
+    def test_011_nan_inf_zero_frames(self):
+        x = tm.energy_frames("eznilzze", L).reshape(-1)
+        out, tags, msgs, blk = run_flowgraph(self.model, x)
+        got = self.check_tags(tags, x, L, [k * L for k in range(8)])
+        self.assertEqual([got[k * L]["amc:label"] for k in range(8)],
+                         ["early", "unknown", "unknown", "unknown", "late", "unknown", "unknown", "early"])
+        self.assertEqual([m["status"] for m in msgs],
+                         ["ok", "zero", "nonfinite", "nonfinite", "ok", "zero", "zero", "ok"])
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(x))  # NaN passed through unaltered
+        ok = ~np.isnan(x)
+        np.testing.assert_array_equal(out[ok], x[ok])
+        self.assertEqual(blk.unusable(), 5)
+        # with smoothing, unusable frames stay unknown and do not enter the average
+        _, tags2, _, _ = run_flowgraph(self.model, x, smoothing=2)
+        got2 = self.check_tags(tags2, x, L, [k * L for k in range(8)], smoothing=2)
+        self.assertEqual([got2[k * L]["amc:label"] for k in (1, 2, 3, 5, 6)], ["unknown"] * 5)
+
+    def test_012_model_returning_nan(self):
+        p = tm.energy_model(os.path.join(self.dir, "nan.onnx"), frame_len=L, output="logits", nan_output=True)
+        x = tm.energy_frames("el", L).reshape(-1)
+        _, tags, msgs, _ = run_flowgraph(p, x)
+        got = tags_by_offset(tags)
+        for o in (0, L):
+            self.assertEqual(got[o]["amc:label"], "unknown")
+            self.assertEqual(got[o]["amc:confidence"], 0.0)
+        self.assertEqual([m["status"] for m in msgs], ["bad_output", "bad_output"])
+
+    # -- real-time mode ----------------------------------------------------------------------------
+    def test_013_realtime_skips_when_behind(self):
+        # All 128 frames reach the block in one call (the source writes its whole vector at once
+        # into an 8192-item buffer); with max_batch=4 the real-time mode classifies the newest 4.
+        n = 128
+        x = tm.energy_frames("el" * (n // 2), L).reshape(-1)
+        out, tags, msgs, blk = run_flowgraph(self.model, x, max_batch=4, realtime=True)
+        np.testing.assert_array_equal(out, x)  # skipping frames never drops samples
+        self.assertEqual(blk.skipped() + blk.classified(), n)
+        self.assertGreater(blk.skipped(), 0)
+        offsets = sorted(tags_by_offset(tags))
+        self.assertEqual(offsets, [m["offset"] for m in msgs])
+        self.assertEqual(len(offsets), blk.classified())
+        self.assertEqual(sum(m["skipped"] for m in msgs), blk.skipped())
+        self.assertEqual(msgs[-1]["skipped_total"], blk.skipped())
+        self.assertEqual(blk.skipped(), n - 4)
+        self.assertEqual(offsets, [(n - 4 + j) * L for j in range(4)])
+        self.check_tags(tags, x, L, offsets)
+        # without real-time mode every frame is classified
+        _, _, msgs2, blk2 = run_flowgraph(self.model, x, max_batch=4)
+        self.assertEqual((blk2.classified(), blk2.skipped(), len(msgs2)), (n, 0, n))
+
+    # -- model contract variants ----------------------------------------------------------------
+    def test_014_layouts_and_ap(self):
+        x = tm.energy_frames("elleelle", L).reshape(-1)
+        for layout in ("N,L,2", "N,1,2,L"):
+            p = tm.energy_model(os.path.join(self.dir, "lay.onnx"), frame_len=L, layout=layout)
+            _, tags, _, _ = run_flowgraph(p, x)
+            self.check_tags(tags, x, L, [k * L for k in range(8)])
+        # amplitude/phase with peak normalization: compare with the numpy reference
+        p = tm.energy_model(os.path.join(self.dir, "ap.onnx"), frame_len=L, representation="ap",
+                            normalization="peak")
+        _, tags, _, _ = run_flowgraph(p, x)
+        got = tags_by_offset(tags)
+        ref, _ = tm.energy_reference(frames_of(x, L, L), representation="ap", normalization="peak")
+        for k in range(8):
+            np.testing.assert_allclose(got[k * L]["amc:probs"], ref[k], rtol=2e-5, atol=1e-6)
+
+    def test_015_static_batch_model(self):
+        p = tm.energy_model(os.path.join(self.dir, "b1.onnx"), frame_len=L, batch=1)
+        x = tm.energy_frames("elle", L).reshape(-1)
+        _, tags, _, blk = run_flowgraph(p, x, max_batch=64)
+        self.check_tags(tags, x, L, [0, L, 2 * L, 3 * L])
+
+    def test_016_metadata_from_parameters(self):
+        p = tm.energy_model(os.path.join(self.dir, "nometa.onnx"), frame_len=L,
+                            drop_meta=("amc.classes", "amc.frame_length", "amc.normalization"))
+        x = tm.energy_frames("elle", L).reshape(-1)
+        _, tags, _, blk = run_flowgraph(p, x, classes="early, late", frame_len=L, normalization="rms")
+        self.check_tags(tags, x, L, [0, L, 2 * L, 3 * L])
+        self.assertEqual(blk.metadata()["amc.classes"], ["early", "late"])
+
+    def test_017_shipped_model_name(self):
+        data = os.path.join(self.dir, "data")
+        os.makedirs(os.path.join(data, "models"), exist_ok=True)
+        shutil.copy(self.model, os.path.join(data, "models", "tiny-energy.onnx"))
+        old = os.environ.get("GR_AMC_DATA_DIR")
+        os.environ["GR_AMC_DATA_DIR"] = data
+        try:
+            blk = amc.classifier("tiny-energy")
+            self.assertEqual(blk.model_path(), os.path.join(data, "models", "tiny-energy.onnx"))
+            with self.assertRaises(FileNotFoundError) as cm:
+                amc.classifier("no-such-model")
+            self.assertIn("no-such-model", str(cm.exception))
+            self.assertIn("tiny-energy", str(cm.exception))  # lists the shipped models
+        finally:
+            if old is None:
+                del os.environ["GR_AMC_DATA_DIR"]
+            else:
+                os.environ["GR_AMC_DATA_DIR"] = old
+
+
+if __name__ == "__main__":
+    gr_unittest.run(qa_classifier)
