@@ -15,3 +15,4 @@ from . import contract  # noqa: F401
 from .modulation_source import modulation_source  # noqa: F401
 from .radioml_channel import radioml_channel  # noqa: F401
 from .dataset_sink import dataset_sink  # noqa: F401
+from .classifier import classifier, classifier_sink  # noqa: F401
