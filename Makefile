@@ -18,7 +18,7 @@ RUNPY        := PYTHONPATH=$(BUILD)/test_modules GR_AMC_DATA_DIR=$(ROOT)/gr-amc 
 
 APT_PACKAGES := gnuradio gnuradio-dev cmake g++ make pkg-config libboost-test-dev pybind11-dev \
                 python3-pybind11 python3-venv python3-yaml python3-scipy python3-matplotlib \
-                python3-pytest libvolk2-dev xvfb xauth
+                python3-pytest libvolk2-dev xvfb xauth gir1.2-gtk-3.0 python3-gi-cairo
 
 .PHONY: all setup apt venv build install demo test bench clean
 all: build

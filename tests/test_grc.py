@@ -86,3 +86,28 @@ def test_example_compiles_and_headless_runs(grc_file, tmp_path):
     run = subprocess.run([sys.executable, generated[0]], capture_output=True, text=True, env=env,
                          cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
+@pytest.mark.parametrize("grc_file", EXAMPLES, ids=os.path.basename)
+def test_example_has_no_missing_block(grc_file, platform_and_log):
+    """Load the flowgraph the way GRC does when it opens a file: no block may be missing (a DummyBlock)."""
+    platform, _ = platform_and_log
+    fg = platform.make_flow_graph(grc_file)
+    fg.import_data(platform.parse_flow_graph(grc_file))
+    fg.rewrite()
+    fg.validate()
+    missing = [b.key for b in fg.blocks if b.is_dummy_block]
+    assert not missing, f"{grc_file}: missing blocks {missing}"
+    assert fg.is_valid(), f"{grc_file}: {fg.get_error_messages()}"
+
+
+def test_grc_gui_opens_every_example(tmp_path):
+    """GNU Radio Companion itself (GTK, under a virtual X display) opens all examples at once."""
+    env = dict(os.environ, GRC_BLOCKS_PATH=GRC_DIR, HOME=str(tmp_path))
+    p = subprocess.run(["timeout", "-s", "INT", "20", "xvfb-run", "-a", "-s", "-screen 0 1400x900x24",
+                        "gnuradio-companion", *EXAMPLES], capture_output=True, text=True, env=env, timeout=120)
+    out = p.stdout + p.stderr
+    assert "Welcome to GNU Radio Companion" in out, out
+    for f in EXAMPLES:
+        assert f'Loading: "{f}"' in out, out
+    assert ">>> Done" in out and "Traceback" not in out and "rror" not in out, out
