@@ -56,6 +56,10 @@ STATUS_BAD_OUTPUT = 3  # the model returned NaN/Inf for the frame: label unknown
 STATUS_NAMES = {STATUS_OK: "ok", STATUS_ZERO: "zero", STATUS_NONFINITE: "nonfinite",
                 STATUS_BAD_OUTPUT: "bad_output"}
 
+#: Second message port: a pair (label . "<label> (<confidence>)") per classified frame, for GUIs
+#: (e.g. Message Pair to Var -> a QT GUI Label variable).
+LABEL_PORT = "label"
+
 _LOG_INTERVAL_S = 5.0  # rate limit of the repeated warnings (skipped / unusable frames)
 
 
@@ -337,6 +341,10 @@ class _classifier_base(gr.basic_block):
         self._zero_probs = np.zeros(len(self._classes), np.float32)
         self._port = pmt.intern(C.MSG_PORT)
         self.message_port_register_out(self._port)
+        self._label_port = pmt.intern(LABEL_PORT)
+        self.message_port_register_out(self._label_port)
+        self._k_label_pair = pmt.intern("label")
+        self._pub_dict = self._pub_label = True  # refined in start() from the subscribers
         self._k_label, self._k_conf, self._k_probs = (pmt.intern(C.TAG_LABEL), pmt.intern(C.TAG_CONFIDENCE),
                                                       pmt.intern(C.TAG_PROBS))
         self._k_truth, self._k_snr = pmt.intern(C.TAG_TRUTH), pmt.intern(C.TAG_SNR)
@@ -418,6 +426,9 @@ class _classifier_base(gr.basic_block):
 
     # -- scheduler interface -------------------------------------------------------------------
     def start(self):
+        # Build the per-frame messages only for ports that something listens to.
+        self._pub_dict = pmt.length(self.message_subscribers(self._port)) > 0
+        self._pub_label = pmt.length(self.message_subscribers(self._label_port)) > 0
         return True
 
     def forecast(self, noutput_items, ninputs):
@@ -490,6 +501,12 @@ class _classifier_base(gr.basic_block):
             self.add_item_tag(0, offset, self._k_label, label, self._srcid)
             self.add_item_tag(0, offset, self._k_conf, cv, self._srcid)
             self.add_item_tag(0, offset, self._k_probs, pv, self._srcid)
+        if self._pub_label:
+            self.message_port_pub(self._label_port, pmt.cons(self._k_label_pair, pmt.intern(
+                f"{pmt.symbol_to_string(label)} ({conf:.2f})")))
+        if not self._pub_dict:
+            self._skipped_since_msg = 0
+            return
         d = pmt.make_dict()
         d = pmt.dict_add(d, pmt.intern("label"), label)
         d = pmt.dict_add(d, pmt.intern("confidence"), cv)

@@ -45,12 +45,13 @@ def tags_by_offset(tags, keys=("amc:label", "amc:confidence", "amc:probs")):
     return out
 
 
-def run_flowgraph(model, x, sink=False, src_tags=(), max_noutput=None, **kw):
+def run_flowgraph(model, x, sink=False, src_tags=(), max_noutput=None, msgs=True, **kw):
     tb = gr.top_block()
     src = blocks.vector_source_c(np.asarray(x, np.complex64).tolist(), False, 1, list(src_tags))
     blk = (amc.classifier_sink if sink else amc.classifier)(model, **kw)
     md = blocks.message_debug()
-    tb.msg_connect(blk, "classification", md, "store")
+    if msgs:
+        tb.msg_connect(blk, "classification", md, "store")
     if sink:
         tb.connect(src, blk)
         snk = None
@@ -350,6 +351,32 @@ class qa_classifier(gr_unittest.TestCase):
                 del os.environ["GR_AMC_DATA_DIR"]
             else:
                 os.environ["GR_AMC_DATA_DIR"] = old
+
+    def test_018_label_port_and_no_listeners(self):
+        x = tm.energy_frames("elz", L).reshape(-1)
+        tb = gr.top_block()
+        src = blocks.vector_source_c(x.tolist())
+        blk = amc.classifier(self.model)
+        snk = blocks.vector_sink_c()
+        md = blocks.message_debug()
+        tb.connect(src, blk, snk)
+        tb.msg_connect(blk, "label", md, "store")
+        tb.run()
+        pairs = [md.get_message(i) for i in range(md.num_messages())]
+        self.assertEqual(len(pairs), 3)
+        ref, _ = tm.energy_reference(frames_of(x, L, L))
+        for k, m in enumerate(pairs):
+            self.assertTrue(pmt.is_pair(m) and not pmt.is_dict(m))
+            self.assertEqual(pmt.symbol_to_string(pmt.car(m)), "label")
+            expected = ["early", "late", "unknown"][k] + " (%.2f)" % (ref[k].max() if k < 2 else 0.0)
+            self.assertEqual(pmt.symbol_to_string(pmt.cdr(m)), expected)
+        # tags do not depend on whether anything listens to the message ports
+        _, tags_quiet, _, _ = run_flowgraph(self.model, x, msgs=False)
+        self.assertEqual(len(tags_by_offset(tags_quiet)), 3)
+        a, b = tags_by_offset(tags_quiet), tags_by_offset(list(snk.tags()))
+        for o in a:
+            self.assertEqual(a[o]["amc:label"], b[o]["amc:label"])
+            np.testing.assert_array_equal(a[o]["amc:probs"], b[o]["amc:probs"])
 
 
 if __name__ == "__main__":
