@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""`gr-amc generate` end to end (subprocess, from the build tree): a demo-sized run, byte-identical
+output for 1 and 2 workers, resume after kill -9, bad configs named, the three formats agreeing on
+frames, labels and SNRs, and the RadioML 2016.10a pickle layout."""
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import run_cli
+
+# tiny: 2 classes x 2 SNRs x 6 frames of 128 samples, shards of 4 -> 8 shards (two of 4 + 2 frames per key)
+TINY = {
+    "name": "tiny", "classes": ["BPSK", "GMSK"], "snrs": [0, 10], "frames_per_class_snr": 6,
+    "frame_length": 128, "normalization": "rms", "format": "hdf5", "seed": 7, "shard_size": 4,
+    "skip_samples": 256, "channel": {"preset": "rml2018"},
+}
+
+
+def write_config(tmp_path, name="c.yml", **changes):
+    cfg = dict(TINY, **changes)
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+def load(path):
+    from gnuradio.amc import datasets
+    return datasets.load_dataset(str(path))
+
+
+def test_demo_preset_run(tmp_path):
+    out = tmp_path / "demo.h5"
+    p = run_cli("generate", "--preset", "demo", "-n", 8, "--out", out, "--workers", 2, check=True, timeout=300)
+    assert "frames/s" in p.stderr and "ETA" in p.stderr          # the progress line
+    assert sorted(os.listdir(tmp_path)) == ["demo.h5"]          # parts folder removed, no temp files
+    ds = load(out)
+    demo = yaml.safe_load(open(os.path.join(os.environ["GR_AMC_DATA_DIR"], "presets", "demo.yml")))
+    assert ds.classes == demo["classes"]
+    assert ds.x.shape == (len(demo["classes"]) * len(demo["snrs"]) * 8, demo["frame_length"])
+    # order: classes in config order, SNRs in config order, 8 frames each
+    want_labels = np.repeat(np.arange(len(demo["classes"])), len(demo["snrs"]) * 8)
+    want_snrs = np.tile(np.repeat(demo["snrs"], 8), len(demo["classes"]))
+    np.testing.assert_array_equal(ds.labels, want_labels)
+    np.testing.assert_array_equal(ds.snrs, want_snrs)
+    np.testing.assert_allclose(np.mean(np.abs(ds.x) ** 2, axis=1), 1.0, rtol=1e-4)   # rms normalization
+    assert len({f.tobytes() for f in ds.x}) == len(ds.x)          # every frame is a different realisation
+    cfg = json.loads(ds.attrs["config"])
+    assert cfg["frames_per_class_snr"] == 8 and cfg["classes"] == demo["classes"]
+    assert ds.attrs["seed"] == demo["seed"]
+    assert "workers" not in cfg and "out" not in cfg              # nothing run-specific in the file
+
+
+def test_workers_do_not_change_output(tmp_path):
+    cfg = write_config(tmp_path)
+    outs = []
+    for w in (1, 2):
+        out = tmp_path / f"w{w}.h5"
+        run_cli("generate", "--config", cfg, "--out", out, "--workers", w, "--quiet", check=True, timeout=300)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    # and a different seed gives different data
+    out = tmp_path / "s8.h5"
+    run_cli("generate", "--config", cfg, "--seed", 8, "--out", out, "--quiet", check=True, timeout=300)
+    assert not np.array_equal(load(out).x, load(tmp_path / "w1.h5").x)
+
+
+def test_resume_after_kill(tmp_path):
+    # 2 classes x 2 SNRs x 40 frames in shards of 2: 80 shards, so the run is still going when killed
+    cfg = write_config(tmp_path, frames_per_class_snr=40, shard_size=2)
+    out = tmp_path / "r.h5"
+    parts = tmp_path / "r.h5.parts"
+    cmd = [sys.executable, "-m", "gnuradio.amc.cli", "generate", "--config", str(cfg), "--out", str(out),
+           "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            done = [f for f in os.listdir(parts) if f.endswith(".h5")] if parts.is_dir() else []
+            if len(done) >= 6:
+                break
+            assert proc.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not out.exists()                                       # no output that looks complete
+    kept = {f: os.stat(parts / f) for f in os.listdir(parts) if f.endswith(".h5")}
+    assert 6 <= len(kept) < 80
+    p = run_cli("generate", "--config", cfg, "--out", out, "--keep-parts", check=True, timeout=300)
+    assert f"resuming: {len(kept)} of 80 shards already done" in p.stderr
+    for f, st in kept.items():                                    # finished shards were kept, not redone
+        now = os.stat(parts / f)
+        assert (now.st_ino, now.st_mtime_ns) == (st.st_ino, st.st_mtime_ns), f
+    assert not [f for f in os.listdir(parts) if ".tmp" in f]
+    ref = tmp_path / "ref.h5"
+    run_cli("generate", "--config", cfg, "--out", ref, "--workers", 2, "--quiet", check=True, timeout=300)
+    assert out.read_bytes() == ref.read_bytes()
+
+
+def test_formats_agree(tmp_path):
+    cfg = write_config(tmp_path)
+    outs = {"hdf5": tmp_path / "d.h5", "pickle": tmp_path / "d.pkl", "sigmf": tmp_path / "d.sigmf-meta"}
+    for fmt, out in outs.items():
+        run_cli("generate", "--config", cfg, "--format", fmt, "--out", out, "--quiet", check=True, timeout=300)
+    assert sorted(os.listdir(tmp_path)) == ["c.yml", "d.h5", "d.pkl", "d.sigmf-data", "d.sigmf-meta"]
+    h, p, s = (load(outs[f]) for f in ("hdf5", "pickle", "sigmf"))
+    want_labels = np.repeat([0, 1], 12)
+    want_snrs = np.tile(np.repeat([0, 10], 6), 2)
+    for ds in (h, p, s):
+        assert ds.classes == ["BPSK", "GMSK"]
+        np.testing.assert_array_equal(ds.labels, want_labels)
+        np.testing.assert_array_equal(ds.snrs, want_snrs)
+    np.testing.assert_array_equal(p.x, h.x)
+    np.testing.assert_array_equal(s.x, h.x)
+    # the pickle is the RadioML 2016.10a layout, loadable the usual way
+    with open(outs["pickle"], "rb") as f:
+        d = pickle.load(f, encoding="latin1")
+    assert sorted(d) == [("BPSK", 0), ("BPSK", 10), ("GMSK", 0), ("GMSK", 10)]
+    for (cls, snr), a in d.items():
+        assert a.dtype == np.float32 and a.shape == (6, 2, 128)
+        sel = (h.labels == h.classes.index(cls)) & (h.snrs == snr)
+        np.testing.assert_array_equal(a[:, 0, :] + 1j * a[:, 1, :], h.x[sel])
+    # SigMF: one annotation per frame with label and SNR
+    meta = json.load(open(tmp_path / "d.sigmf-meta"))
+    ann = meta["annotations"]
+    assert [a["core:label"] for a in ann] == ["BPSK"] * 12 + ["GMSK"] * 12
+    assert [a["amc:snr_db"] for a in ann] == list(want_snrs.astype(float))
+    assert [a["core:sample_start"] for a in ann] == [128 * i for i in range(24)]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"colour": "red"}, "unknown key 'colour'; allowed keys: name, description, classes"),
+    ({"classes": ["BPSK", "QPSK2"]}, "key 'classes': unknown class 'QPSK2'; allowed: OOK, 4ASK"),
+    ({"snrs": []}, "key 'snrs': [] is not a valid SNR list"),
+    ({"snrs": [0, 2.5]}, "key 'snrs': 2.5 is not an integer SNR"),
+    ({"snrs": {"start": 0, "stop": 10, "stride": 2}}, "allowed: start, stop, step"),
+    ({"frame_length": 0}, "key 'frame_length': must be an integer >= 1, got 0"),
+    ({"frames_per_class_snr": "many"}, "key 'frames_per_class_snr': must be an integer >= 1"),
+    ({"format": "csv"}, "key 'format': unknown value 'csv'; allowed: hdf5, pickle, sigmf"),
+    ({"normalization": "l2"}, "key 'normalization': unknown value 'l2'; allowed: rms, peak, l1, iq_std, none"),
+    ({"channel": {"preset": "rml2020"}}, "key 'channel.preset': unknown channel preset 'rml2020'; allowed: "),
+    ({"channel": {"preset": "awgn", "bogus": 1}}, "key 'channel.bogus': not an argument of amc.radioml_channel"),
+    ({"source": {"sps": 4}}, "key 'source.sps': not an argument of amc.modulation_source; allowed: "),
+])
+def test_bad_config_names_the_key(tmp_path, capsys, changes, message):
+    from gnuradio.amc import cli
+    cfg = write_config(tmp_path, **changes)
+    # an --out without a known extension, so the config's format counts
+    rc = cli.main(["generate", "--config", str(cfg), "--out", str(tmp_path / "x.out")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert message in err
+    assert str(cfg) in err                                        # names the file
+    assert sorted(os.listdir(tmp_path)) == ["c.yml"]              # nothing made
+
+
+def test_bad_command_line(tmp_path):
+    p = run_cli("generate", "--preset", "rml1999", "--out", tmp_path / "x.h5")
+    assert p.returncode == 2
+    assert "unknown preset 'rml1999'; available presets: demo, rml2016a, rml2018a" in p.stderr
+    assert "Traceback" not in p.stderr
+    p = run_cli("generate", "--preset", "demo", "--format", "pickle", "--out", tmp_path / "x.h5")
+    assert p.returncode == 2 and "has the extension of format hdf5, but --format is pickle" in p.stderr
+    p = run_cli("generate", "--preset", "demo", "--snrs=-5:5:0", "--out", tmp_path / "x.h5")
+    assert p.returncode == 2 and "step 0 does not go from -5 to 5" in p.stderr
+    (tmp_path / "x.h5").write_bytes(b"old")
+    p = run_cli("generate", "--preset", "demo", "-n", 1, "--out", tmp_path / "x.h5")
+    assert p.returncode == 2 and "already exists; use --overwrite" in p.stderr
+    assert (tmp_path / "x.h5").read_bytes() == b"old"
+
+
+def test_presets_are_valid():
+    """Every shipped preset passes the config check; rml2016a / rml2018a have the RadioML shapes."""
+    from gnuradio.amc import generate
+    from gnuradio.amc import contract
+    shapes = {}
+    for name in generate.PRESETS:
+        cfg = generate.check_config(yaml.safe_load(open(generate._preset_path(name))), name)
+        generate.check_blocks(cfg, name)
+        shapes[name] = cfg
+    a16, a18 = shapes["rml2016a"], shapes["rml2018a"]
+    assert (a16["classes"], a16["snrs"], a16["frames_per_class_snr"], a16["frame_length"], a16["format"],
+            a16["normalization"], a16["channel"]["preset"]) == (
+        list(contract.CLASSES_2016), list(range(-20, 20, 2)), 1000, 128, "pickle", "l1", "rml2016")
+    assert (a18["classes"], a18["snrs"], a18["frames_per_class_snr"], a18["frame_length"], a18["format"],
+            a18["normalization"], a18["channel"]["preset"]) == (
+        list(contract.CLASSES_2018), list(range(-20, 32, 2)), 4096, 1024, "hdf5", "rms", "rml2018")
