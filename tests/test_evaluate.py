@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from gnuradio.amc import cli, contract, evaluate
+from gnuradio.amc import cli as amc_cli, contract, evaluate
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def test_evaluate_command_on_constant_models(dataset, capsys):
     m2 = constant_model(str(d / "always_8psk.onnx"), ["16QAM", "8PSK", "BPSK", "QPSK"], dataset["L"], winner=1,
                         layout="N,1,2,L")
     out = d / "report"
-    rc = cli.main(["evaluate", dataset["path"], "-m", m1, m2, "-o", str(out), "--confusion-snrs", "0", "10",
+    rc = amc_cli.main(["evaluate", dataset["path"], "-m", m1, m2, "-o", str(out), "--confusion-snrs", "0", "10",
                    "--latency-seconds", "0.05"])
     assert rc == 0
     rep = json.loads((out / "report.json").read_text())
@@ -193,11 +193,11 @@ def test_evaluate_command_on_constant_models(dataset, capsys):
 def test_evaluate_refuses_frame_length_and_class_mismatch(dataset, capsys):
     d = dataset["dir"]
     bad_len = constant_model(str(d / "len64.onnx"), dataset["classes"], 64, winner=0)
-    assert cli.main(["evaluate", dataset["path"], "-m", bad_len, "-o", str(d / "r2"), "--no-latency"]) == 2
+    assert amc_cli.main(["evaluate", dataset["path"], "-m", bad_len, "-o", str(d / "r2"), "--no-latency"]) == 2
     err = capsys.readouterr().err
     assert "frames of 64 samples" in err and "32" in err
     bad_cls = constant_model(str(d / "cls.onnx"), ["BPSK", "QPSK"], dataset["L"], winner=0)
-    assert cli.main(["evaluate", dataset["path"], "-m", bad_cls, "-o", str(d / "r3"), "--no-latency"]) == 2
+    assert amc_cli.main(["evaluate", dataset["path"], "-m", bad_cls, "-o", str(d / "r3"), "--no-latency"]) == 2
     assert "['8PSK']" in capsys.readouterr().err
-    assert cli.main(["evaluate", dataset["path"], "-m", str(d / "nope.onnx"), "-o", str(d / "r4")]) == 2
+    assert amc_cli.main(["evaluate", dataset["path"], "-m", str(d / "nope.onnx"), "-o", str(d / "r4")]) == 2
     assert "nope.onnx" in capsys.readouterr().err

@@ -319,6 +319,8 @@ def run(args):
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         state = ck["state"]
+        if "torch_rng" in ck:
+            torch.set_rng_state(ck["torch_rng"])
         _log(args, f"resumed from {ckpt_path} after epoch {state['epoch']}")
 
     n_params = models.count_parameters(model)
@@ -361,7 +363,8 @@ def run(args):
                    f"{'  *' if improved else ''}")
         _atomic_save_torch(dict(model=args.model, classes=classes, seed=args.seed, frame_length=frame_length,
                                 weights=model.state_dict(), optimizer=opt.state_dict(),
-                                scheduler=sched.state_dict(), state=state), ckpt_path)
+                                scheduler=sched.state_dict(), state=state, torch_rng=torch.get_rng_state()),
+                           ckpt_path)
         if state["bad_epochs"] >= args.patience:
             stop_reason = f"early stopping (no better validation loss for {args.patience} epochs)"
             break

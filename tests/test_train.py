@@ -1,0 +1,199 @@
+"""gr-amc train and the model zoo: a short training run on a tiny dataset made by `gr-amc generate` (loss falls,
+ONNX export matches PyTorch and carries the contract, int8 variant), resume, export checks, errors, and the
+classifier block running every exported zoo model."""
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from gnuradio.amc import contract, models, train
+
+CLASSES = ["BPSK", "GMSK", "FM"]
+L = 64
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """3 classes x 1 SNR x 96 frames of 64 samples from the demo preset (seed 11)."""
+    from conftest import run_cli
+    d = tmp_path_factory.mktemp("train")
+    path = d / "tiny.h5"
+    run_cli("generate", "--preset", "demo", "--classes", ",".join(CLASSES), "--snrs", "20", "-n", "96",
+            "--frame-length", L, "--seed", 11, "--workers", 1, "--quiet", "--out", path, check=True)
+    return d, path
+
+
+def model_inputs(path, name):
+    from gnuradio.amc.evaluate import normalize_for_model
+    data = train.load_data(str(path))
+    rep, layout = models.model_spec(name)
+    frames = normalize_for_model(data["frames"], "rms", "rms")
+    return contract.to_model_input(frames, rep, layout), data
+
+
+def test_train_loss_falls_and_export_matches_pytorch(tiny):
+    from conftest import run_cli
+    d, path = tiny
+    out, rep = d / "mnv4s.onnx", d / "mnv4s.json"
+    p = run_cli("train", path, "-m", "mnv4s", "-o", out, "--epochs", 6, "--batch-size", 16, "--lr", "3e-3",
+                "--seed", 3, "--threads", 1, "--int8", "--report", rep, check=True)
+    assert "epoch   1/6" in p.stdout and "wrote" in p.stdout
+    report = json.loads(rep.read_text())
+    hist = report["history"]
+    assert len(hist) == report["training"]["epochs_run"] >= 3
+    assert hist[-1]["train_loss"] < 0.8 * hist[0]["train_loss"]
+    assert min(h["val_loss"] for h in hist) < hist[0]["val_loss"]
+    assert report["test_accuracy"] > 0.6                      # 3 classes: chance is 0.33
+
+    # the contract in metadata_props
+    proto = onnx.load(str(out))
+    meta = contract.decode_metadata({e.key: e.value for e in proto.metadata_props})
+    assert meta[contract.META_CLASSES] == CLASSES
+    assert meta[contract.META_FRAME_LENGTH] == L
+    assert meta[contract.META_INPUT_LAYOUT] == "N,1,2,L"
+    assert meta[contract.META_REPRESENTATION] == "iq"
+    assert meta[contract.META_NORMALIZATION] == "rms"
+    assert meta[contract.META_OUTPUT] == "logits"
+    assert meta[contract.META_MODEL] == "mnv4s"
+    assert meta[contract.META_DATASET] == "demo seed 11"
+    assert meta[contract.META_SEED] == "3"
+    tr = meta[contract.META_TRAINING]
+    assert tr["command"].startswith("gr-amc train ") and str(path) in tr["command"]
+    assert tr["split"] == "6:2:2" and tr["optimizer"] == "Adam" and tr["epochs_run"] == len(hist)
+
+    # ONNX Runtime against PyTorch with the best weights from the checkpoint, batch 1 and a larger batch
+    x, data = model_inputs(path, "mnv4s")
+    ck = torch.load(str(out) + ".ckpt", weights_only=False)
+    net = models.build("mnv4s", len(CLASSES), L)
+    net.load_state_dict(ck["state"]["best_state"])
+    net.eval()
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(sess.run(None, {"input": x[5:6]})[0], ref[5:6], atol=1e-4, rtol=1e-4)
+
+    # int8 variant: smaller, same contract, accuracy change reported
+    q = onnx.load(str(d / "mnv4s-int8.onnx"))
+    qmeta = {e.key: e.value for e in q.metadata_props}
+    assert qmeta["amc.quantization"].startswith("int8 static")
+    assert all(qmeta[k] == e.value for k, e in ((e.key, e) for e in proto.metadata_props))
+    assert report["int8"]["bytes"] < 0.5 * report["bytes"]
+    assert abs(report["int8"]["accuracy_change"] - (report["int8"]["accuracy"] - report["int8"]["accuracy_float"])) \
+        < 1e-9
+    assert "int8" in p.stdout and "test accuracy" in p.stdout
+
+
+def test_resume_gives_the_same_model_as_an_uninterrupted_run(tiny):
+    from conftest import run_cli
+    d, path = tiny
+    common = ["train", path, "-m", "cnn1", "--batch-size", 48, "--seed", 5, "--threads", 1, "-q"]
+    run_cli(*common, "-o", d / "straight.onnx", "--epochs", 3, "--report", d / "straight.json", check=True)
+    run_cli(*common, "-o", d / "resumed.onnx", "--epochs", 2, check=True)
+    p = run_cli(*common[:-1], "-o", d / "resumed.onnx", "--epochs", 3, "--resume", "--report",
+                d / "resumed.json", check=True)
+    assert "resumed from" in p.stdout and "after epoch 2" in p.stdout
+    a = json.loads((d / "straight.json").read_text())["history"]
+    b = json.loads((d / "resumed.json").read_text())["history"]
+    assert [h["epoch"] for h in b] == [1, 2, 3]
+    for ha, hb in zip(a, b):
+        assert ha["train_loss"] == pytest.approx(hb["train_loss"], abs=1e-5)
+        assert ha["val_loss"] == pytest.approx(hb["val_loss"], abs=1e-5)
+    x, _ = model_inputs(path, "cnn1")
+    outs = [ort.InferenceSession(str(d / f), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+            for f in ("straight.onnx", "resumed.onnx")]
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
+
+
+def test_train_errors(tiny, tmp_path, capsys):
+    from gnuradio.amc import cli as amc_cli
+    d, path = tiny
+
+    def err(*argv):
+        with pytest.raises(SystemExit) if "vgg" in argv else _no_exit():
+            rc = amc_cli.main(["train", *map(str, argv)])
+            assert rc == 2
+        return capsys.readouterr().err
+
+    e = err(tmp_path / "missing.h5", "-m", "gru", "-o", tmp_path / "m.onnx")
+    assert "missing.h5" in e and "does not exist" in e
+    assert "m.onnx.ckpt' does not exist" in err(path, "-m", "gru", "-o", tmp_path / "m.onnx", "--resume")
+    assert "must end with .onnx" in err(path, "-m", "gru", "-o", tmp_path / "m.pt")
+    assert "invalid choice: 'vgg'" in err(path, "-m", "vgg", "-o", tmp_path / "m.onnx")
+    assert "--hidden applies to the gru model only" in err(path, "-m", "cnn1", "--hidden", 8, "-o",
+                                                           tmp_path / "m.onnx")
+    assert "only 0 frames left" in err(path, "-m", "cnn1", "-o", tmp_path / "m.onnx", "--min-snr", 30)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+class _no_exit:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_export_refuses_a_graph_that_differs_from_pytorch():
+    class Drifting(torch.nn.Module):        # the traced graph freezes a value that PyTorch redraws every call
+        def forward(self, x):
+            return x.mean(dim=2) + float(np.random.uniform(1, 2))
+    x = np.ones((4, 2, 16), np.float32)
+    with pytest.raises(RuntimeError, match="differs from PyTorch.*not written"):
+        train.export_onnx(Drifting(), x, {contract.META_MODEL: "drift"})
+
+
+def test_zoo_sizes():
+    assert models.count_parameters(models.build("mnv4", 24, 1024)) == 2_501_816
+    net = models.build("gru", 11, 128)
+    x = np.zeros((2, 128, 2), np.float32)
+    meta = {contract.META_CLASSES: list(contract.CLASSES_2016), contract.META_FRAME_LENGTH: 128,
+            contract.META_TRAINING: {"command": "x" * 300}}
+    blob, _ = train.export_onnx(net, x, meta)
+    assert len(blob) <= 73_500
+    with pytest.raises(ValueError, match="unknown model 'vgg'"):
+        models.build("vgg", 3, 64)
+    with pytest.raises(ValueError, match="num_classes must be >= 2"):
+        models.build("cnn1", 1, 64)
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_classifier_block_runs_exported_zoo_model(name, tmp_path):
+    """Every zoo model, exported by train.export_onnx, runs in amc.classifier; the block's amc:probs equal the
+    softmax of PyTorch's logits on the same frames."""
+    import pmt
+    from gnuradio import amc, blocks, gr
+    n_frames, Lz, classes = 5, 32, ["BPSK", "QPSK", "8PSK"]
+    torch.manual_seed(0)
+    net = models.build(name, len(classes), Lz).eval()
+    rep, layout = models.model_spec(name)
+    rng = np.random.default_rng(1)
+    stream = (rng.standard_normal(n_frames * Lz + 7) + 1j * rng.standard_normal(n_frames * Lz + 7)) * 3
+    stream = stream.astype(np.complex64)
+    frames, _ = amc.normalize_frames(amc.frame_signal(stream, Lz, Lz), "rms")
+    x = contract.to_model_input(frames, rep, layout)
+    meta = {contract.META_CLASSES: classes, contract.META_FRAME_LENGTH: Lz, contract.META_INPUT_LAYOUT: layout,
+            contract.META_REPRESENTATION: rep, contract.META_NORMALIZATION: "rms",
+            contract.META_OUTPUT: "logits", contract.META_MODEL: name}
+    blob, _ = train.export_onnx(net, x, meta)
+    path = tmp_path / f"{name}.onnx"
+    train.atomic_write_bytes(blob, str(path))
+    with torch.no_grad():
+        expected = torch.softmax(net(torch.from_numpy(x)), dim=-1).numpy()
+
+    tb = gr.top_block()
+    src = blocks.vector_source_c(stream.tolist(), False)
+    clf = amc.classifier(model=str(path))
+    snk = blocks.vector_sink_c()
+    tb.connect(src, clf, snk)
+    tb.run()
+    tags = [t for t in snk.tags() if pmt.symbol_to_string(t.key) == contract.TAG_PROBS]
+    assert [t.offset for t in tags] == [k * Lz for k in range(n_frames)]
+    probs = np.array([pmt.f32vector_elements(t.value) for t in tags])
+    np.testing.assert_allclose(probs, expected, atol=1e-4)
+    labels = [pmt.symbol_to_string(t.value) for t in snk.tags() if pmt.symbol_to_string(t.key) == contract.TAG_LABEL]
+    assert labels == [classes[i] for i in expected.argmax(1)]
