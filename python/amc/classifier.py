@@ -26,7 +26,6 @@ end of a *finite* stream the samples from the start of the last, incomplete fram
 frame_len) cannot be classified and are not passed on, because GNU Radio gives a Python block no
 call after its input is exhausted.
 """
-import collections
 import json
 import time
 
@@ -60,7 +59,9 @@ STATUS_NAMES = {STATUS_OK: "ok", STATUS_ZERO: "zero", STATUS_NONFINITE: "nonfini
 #: (e.g. Message Pair to Var -> a QT GUI Label variable).
 LABEL_PORT = "label"
 
-_LOG_INTERVAL_S = 5.0  # rate limit of the repeated warnings (skipped / unusable frames)
+_LOG_INTERVAL_S = 5.0
+#: Largest sample span reserved (history, output buffer) for a batch: 2^18 complex samples (2 MiB).
+_MAX_BATCH_SPAN = 1 << 18  # rate limit of the repeated warnings (skipped / unusable frames)
 
 
 def _is_given(v):
@@ -345,10 +346,21 @@ class _classifier_base(gr.basic_block):
         self.message_port_register_out(self._label_port)
         self._k_label_pair = pmt.intern("label")
         self._pub_dict = self._pub_label = True  # refined in start() from the subscribers
+        # bound C++ methods, looked up once (the Python gateway forwards each lookup otherwise)
+        self._add_tag = self.gateway.add_item_tag
+        self._pub = self.gateway.message_port_pub
         self._k_label, self._k_conf, self._k_probs = (pmt.intern(C.TAG_LABEL), pmt.intern(C.TAG_CONFIDENCE),
                                                       pmt.intern(C.TAG_PROBS))
         self._k_truth, self._k_snr = pmt.intern(C.TAG_TRUTH), pmt.intern(C.TAG_SNR)
         self._srcid = pmt.intern(self.alias())
+        # Room for a full batch: history makes GNU Radio size the upstream buffer to hold
+        # max_batch frames (the block ignores the history items themselves; see general_work),
+        # and the output buffer must hold the samples of a full batch too.
+        span = min(self._max_batch * self._hop, _MAX_BATCH_SPAN) + self._L
+        self.set_history(span)
+        self._hist = span - 1
+        if passthrough:
+            self.set_min_output_buffer(span)
         self._reset_state()
         self.logger.info(
             f"model {runner.path}: {len(self._classes)} classes, frame_len {self._L}, hop {self._hop}, "
@@ -358,7 +370,7 @@ class _classifier_base(gr.basic_block):
     def _reset_state(self):
         self._consumed = 0      # == nitems_read(0)
         self._next = 0          # absolute start of the next frame to classify (or skip)
-        self._history = collections.deque(maxlen=self._smoothing)
+        self._hist_rows = np.zeros((0, len(self._classes)))  # last smoothing-1 usable frames' probs
         self._tag_scan = 0      # absolute offset up to which truth/SNR tags have been collected
         self._truth_tags = []   # [(offset, value)] sorted
         self._snr_tags = []
@@ -407,7 +419,7 @@ class _classifier_base(gr.basic_block):
         k = _int_param("smoothing", smoothing, 1, ">= 1 (1 = no smoothing)")
         if k != self._smoothing:
             self._smoothing = k
-            self._history = collections.deque(self._history, maxlen=k)
+            self._hist_rows = self._hist_rows[len(self._hist_rows) - (k - 1):] if k > 1 else self._hist_rows[:0]
 
     def realtime(self):
         return self._realtime
@@ -432,16 +444,14 @@ class _classifier_base(gr.basic_block):
         return True
 
     def forecast(self, noutput_items, ninputs):
-        # Items before the next frame start are decided; to pass item i >= _next, every frame that
-        # starts at or before i must be complete in the input.
+        # Input needed to make progress at all (general_work then handles everything available):
+        # items before the next frame start are decided and can pass at once; otherwise the
+        # frame starting at the next item must be complete. Plus the history items.
         free = self._next - self._consumed
-        if noutput_items <= free:
-            return [noutput_items] * ninputs
-        last = self._next + ((self._consumed + noutput_items - 1 - self._next) // self._hop) * self._hop
-        return [last + self._L - self._consumed] * ninputs
+        return [self._hist + (1 if free > 0 else self._L)] * ninputs
 
     def general_work(self, input_items, output_items):
-        inp = input_items[0]
+        inp = input_items[0][self._hist:]  # the history items (already passed on) are not used
         n_in = len(inp)
         nread = self._consumed
         n_win = min(n_in, len(output_items[0])) if self._passthrough else n_in
@@ -467,8 +477,7 @@ class _classifier_base(gr.basic_block):
             seg = inp[first - nread:first - nread + (m - 1) * hop + L]
             frames = frame_signal(seg, L, hop)
             probs, status = self._runner.classify(frames)
-            for j in range(m):
-                self._emit(first + j * hop, probs[j], int(status[j]))
+            self._emit_batch(first, probs, status)
             self._next = first + m * hop
             self._prune_tags()
         p = max(0, min(n_win, self._next - nread))
@@ -479,34 +488,64 @@ class _classifier_base(gr.basic_block):
         return p if self._passthrough else 0
 
     # -- per-frame results -----------------------------------------------------------------------
-    def _emit(self, offset, probs, status):
-        self._n_classified += 1
-        if status != STATUS_OK:
-            self._n_unusable += 1
+    def _smooth(self, valid_probs):
+        """Smoothed probabilities for a run of usable frames, in stream order.
+
+        Row j is the mean of the last min(k, available) usable frames up to and including j.
+        Every window is summed in the same order, starting from 0.0, whatever the batch
+        boundaries, so the result does not depend on how the stream was chunked.
+        """
+        k = self._smoothing
+        nv = valid_probs.shape[0]
+        if k == 1 or nv == 0:
+            return valid_probs
+        hist = self._hist_rows
+        V = np.concatenate([np.zeros((k - 1 - len(hist), valid_probs.shape[1])), hist, valid_probs])
+        S = np.zeros_like(valid_probs)
+        for i in range(k):
+            S += V[i:i + nv]
+        counts = np.minimum(k, len(hist) + 1 + np.arange(nv))
+        self._hist_rows = V[-(k - 1):][max(0, k - 1 - len(hist) - nv):]
+        return S / counts[:, None]
+
+    def _emit_batch(self, first, probs, status):
+        """Tags and messages for m consecutive frames starting at absolute offset `first`."""
+        m = probs.shape[0]
+        ok = status == STATUS_OK
+        sm = np.zeros_like(probs)
+        sm[ok] = self._smooth(probs[ok])
+        best = np.argmax(sm, axis=1)
+        conf = sm[np.arange(m), best]
+        conf[~ok] = 0.0
+        sm32 = sm.astype(np.float32).tolist()
+        nc = len(self._classes)
+        thr = self._threshold
+        self._n_classified += m
+        nbad = int(m - np.count_nonzero(ok))
+        if nbad:
+            self._n_unusable += nbad
+            j = int(np.flatnonzero(~ok)[-1])
             self._warn("unusable", f"{self._n_unusable} frames were all zero, held NaN/Inf or made the "
-                                   f"model return NaN/Inf (latest at sample {offset}: "
-                                   f"{STATUS_NAMES[status]}); reported as {C.UNKNOWN_LABEL}")
-            sm = self._zero_probs
-            conf = 0.0
-            label = self._unknown_sym
-        else:
-            self._history.append(probs)
-            sm = probs if len(self._history) == 1 else np.mean(np.stack(self._history), axis=0)
-            k = int(np.argmax(sm))
-            conf = float(sm[k])
-            label = self._class_syms[k] if conf >= self._threshold else self._unknown_sym
-        pv = pmt.init_f32vector(len(sm), np.asarray(sm, np.float32).tolist())
-        cv = pmt.from_double(conf)
-        if self._passthrough:
-            self.add_item_tag(0, offset, self._k_label, label, self._srcid)
-            self.add_item_tag(0, offset, self._k_conf, cv, self._srcid)
-            self.add_item_tag(0, offset, self._k_probs, pv, self._srcid)
-        if self._pub_label:
-            self.message_port_pub(self._label_port, pmt.cons(self._k_label_pair, pmt.intern(
-                f"{pmt.symbol_to_string(label)} ({conf:.2f})")))
-        if not self._pub_dict:
+                                   f"model return NaN/Inf (latest at sample {first + j * self._hop}: "
+                                   f"{STATUS_NAMES[int(status[j])]}); reported as {C.UNKNOWN_LABEL}")
+        for j in range(m):
+            offset = first + j * self._hop
+            c = float(conf[j])
+            label = self._class_syms[best[j]] if ok[j] and c >= thr else self._unknown_sym
+            pv = pmt.init_f32vector(nc, sm32[j])
+            cv = pmt.from_double(c)
+            if self._passthrough:
+                self._add_tag(0, offset, self._k_label, label, self._srcid)
+                self._add_tag(0, offset, self._k_conf, cv, self._srcid)
+                self._add_tag(0, offset, self._k_probs, pv, self._srcid)
+            if self._pub_label:
+                self._pub(self._label_port, pmt.cons(self._k_label_pair, pmt.intern(
+                    f"{pmt.symbol_to_string(label)} ({c:.2f})")))
+            if self._pub_dict:
+                self._pub(self._port, self._message(offset, label, cv, pv, int(status[j])))
             self._skipped_since_msg = 0
-            return
+
+    def _message(self, offset, label, cv, pv, status):
         d = pmt.make_dict()
         d = pmt.dict_add(d, pmt.intern("label"), label)
         d = pmt.dict_add(d, pmt.intern("confidence"), cv)
@@ -523,8 +562,7 @@ class _classifier_base(gr.basic_block):
         snr = self._tag_value(self._snr_tags, offset)
         if snr is not None:
             d = pmt.dict_add(d, pmt.intern("snr_db"), snr)
-        self._skipped_since_msg = 0
-        self.message_port_pub(self._port, d)
+        return d
 
     # -- ground truth tags (amc:truth, amc:snr_db) seen upstream -------------------------------
     def _collect_tags(self, nread, avail_end):

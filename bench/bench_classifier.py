@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark of amc.classifier (issue 4).
+
+1. Throughput: vector source (noise, repeating) -> head -> amc.classifier -> null sink (and the
+   same with amc.classifier_sink), in frames/s and Msps, against bare InferenceSession.run on the
+   same model, the same thread settings and the same batch size, alternated in the same run.
+   The ratio block/bare is the figure of merit (target >= 0.8). The bare loop is measured both at
+   max_batch and at the mean batch the block actually used.
+2. Latency from a frame's last sample to its tag: a Python source paced at a fraction of the
+   block's capacity stamps the wall time at which each chunk leaves it; a Python sink stamps when
+   each amc:label tag arrives. latency = tag arrival - departure of the frame's last sample.
+
+Model: --model PATH|NAME; default the shipped amc-default if it exists, else a Conv1d CNN made
+here with torch (2x1024 input, 4 conv layers 32-64-64-128, global pooling, 24 classes; ~28 MFLOP
+per frame), exported with torch.onnx.export(dynamo=False) and given amc metadata.
+
+Run from the repo root:
+  PYTHONPATH=build/test_modules GR_AMC_DATA_DIR=gr-amc .venv/bin/python bench/bench_classifier.py
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+
+import numpy as np
+import pmt
+from gnuradio import amc, blocks, gr
+
+from gnuradio.amc import contract
+
+
+def make_cnn(path, frame_len=1024, classes=contract.CLASSES_2018):
+    import onnx
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv1d(2, 32, 7, padding=3), nn.BatchNorm1d(32), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(64, 64, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(64, 128, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(128, len(classes)))
+    net.eval()
+    torch.onnx.export(net, torch.zeros(1, 2, frame_len), path, input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}}, opset_version=17, dynamo=False)
+    m = onnx.load(path)
+    onnx.helper.set_model_props(m, contract.encode_metadata({
+        contract.META_CLASSES: list(classes), contract.META_FRAME_LENGTH: frame_len,
+        contract.META_INPUT_LAYOUT: "N,2,L", contract.META_REPRESENTATION: "iq",
+        contract.META_NORMALIZATION: "rms", contract.META_OUTPUT: "logits",
+        contract.META_MODEL: "bench-cnn (untrained)"}))
+    onnx.save(m, path)
+    return path, sum(p.numel() for p in net.parameters())
+
+
+def bare_rate(runner, batch, seconds):
+    """frames/s of bare session.run on float32 input of the model's shape (batch frames per call)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(contract.input_shape(runner.layout, runner.frame_len, batch)).astype(np.float32)
+    sess, name, out = runner.session, runner.input_name, runner.output_name
+    sess.run([out], {name: x})
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        sess.run([out], {name: x})
+        n += batch
+    return n / (time.perf_counter() - t0)
+
+
+def block_rate(model, n_samples, sink, max_batch, threads):
+    rng = np.random.default_rng(1)
+    pattern = ((rng.standard_normal(1 << 16) + 1j * rng.standard_normal(1 << 16)) * 0.5).astype(np.complex64)
+    tb = gr.top_block()
+    src = blocks.vector_source_c(pattern.tolist(), True)
+    head = blocks.head(gr.sizeof_gr_complex, n_samples)
+    blk = (amc.classifier_sink if sink else amc.classifier)(model, max_batch=max_batch, threads=threads)
+    batches = []
+    run = blk._runner._run
+
+    def counting_run(x):
+        batches.append(x.shape[0])
+        return run(x)
+    blk._runner._run = counting_run
+    if sink:
+        tb.connect(src, head, blk)
+    else:
+        tb.connect(src, head, blk, blocks.null_sink(gr.sizeof_gr_complex))
+    t0 = time.perf_counter()
+    tb.run()
+    dt = time.perf_counter() - t0
+    return blk.classified() / dt, n_samples / dt / 1e6, batches
+
+
+class _paced_source(gr.sync_block):
+    def __init__(self, rate, chunk, n_total):
+        gr.sync_block.__init__(self, "paced_source", None, [np.complex64])
+        rng = np.random.default_rng(2)
+        self.data = ((rng.standard_normal(1 << 16) + 1j * rng.standard_normal(1 << 16)) * 0.5).astype(np.complex64)
+        self.rate, self.chunk, self.n_total = rate, chunk, n_total
+        self.sent = 0
+        self.stamps = []  # (absolute index one past the chunk's last sample, wall time)
+        self.t0 = None
+
+    def work(self, input_items, output_items):
+        if self.sent >= self.n_total:
+            return -1
+        if self.t0 is None:
+            self.t0 = time.perf_counter()
+        n = min(self.chunk, len(output_items[0]), self.n_total - self.sent)
+        due = self.t0 + (self.sent + n) / self.rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        i = self.sent % len(self.data)
+        k = min(n, len(self.data) - i)
+        output_items[0][:k] = self.data[i:i + k]
+        n = k
+        self.sent += n
+        self.stamps.append((self.sent, time.perf_counter()))
+        return n
+
+
+class _tag_timer(gr.sync_block):
+    def __init__(self):
+        gr.sync_block.__init__(self, "tag_timer", [np.complex64], None)
+        self.arrivals = []  # (tag offset, wall time)
+        self.key = pmt.intern(contract.TAG_LABEL)
+
+    def work(self, input_items, output_items):
+        n = len(input_items[0])
+        now = time.perf_counter()
+        for t in self.get_tags_in_window(0, 0, n, self.key):
+            self.arrivals.append((t.offset, now))
+        return n
+
+
+def latency(model, rate, seconds, chunk, max_batch, threads):
+    n_total = int(rate * seconds)
+    src = _paced_source(rate, chunk, n_total)
+    blk = amc.classifier(model, max_batch=max_batch, threads=threads)
+    runner_L = blk.frame_len()
+    snk = _tag_timer()
+    tb = gr.top_block()
+    tb.connect(src, blk, snk)
+    tb.run()
+    ends = np.array([s for s, _ in src.stamps])
+    times = np.array([t for _, t in src.stamps])
+    lat = []
+    for off, t in snk.arrivals:
+        last = off + runner_L  # one past the frame's last sample
+        i = int(np.searchsorted(ends, last))  # first chunk that contains the last sample
+        lat.append(t - times[i])
+    return np.array(lat)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap.add_argument("--model", default=None, help="ONNX path or shipped name (default: amc-default if shipped, else a torch CNN)")
+    ap.add_argument("--max-batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=4.0, help="per measurement")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--latency-seconds", type=float, default=8.0)
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="bench_classifier_")
+    if args.model:
+        model, desc = args.model, args.model
+    elif "amc-default" in amc.paths.shipped_models():
+        model, desc = "amc-default", "shipped amc-default"
+    else:
+        model, nparams = make_cnn(os.path.join(tmp, "bench-cnn.onnx"))
+        desc = f"torch Conv1d CNN made by this script ({nparams} parameters, untrained, 1024x2 in, 24 classes)"
+    runner = amc.classifier_sink(model, max_batch=args.max_batch, threads=args.threads)._runner
+    L = runner.frame_len
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
+          f"python {platform.python_version()}, GNU Radio {gr.version()}")
+    print(f"model: {desc}; frame_len {L}, {len(runner.classes)} classes; max_batch {args.max_batch}, threads {args.threads}")
+
+    # calibrate the flowgraph length from the bare rate
+    bare0 = bare_rate(runner, args.max_batch, 1.0)
+    n_samples = int(bare0 * args.seconds) * L
+    res = {"bare": [], "bare_mean_batch": [], "block": [], "block_msps": [], "sink": [], "sink_msps": [], "batches": []}
+    for r in range(args.repeats):
+        res["bare"].append(bare_rate(runner, args.max_batch, args.seconds))
+        fps, msps, batches = block_rate(model, n_samples, False, args.max_batch, args.threads)
+        res["block"].append(fps)
+        res["block_msps"].append(msps)
+        res["batches"] += batches
+        mean_b = max(1, int(round(np.mean(batches))))
+        res["bare_mean_batch"].append(bare_rate(runner, mean_b, args.seconds))
+        fps, msps, batches = block_rate(model, n_samples, True, args.max_batch, args.threads)
+        res["sink"].append(fps)
+        res["sink_msps"].append(msps)
+        print(f"  round {r + 1}: bare {res['bare'][-1]:.0f} fr/s (batch {args.max_batch}), "
+              f"bare {res['bare_mean_batch'][-1]:.0f} fr/s (batch {mean_b}), classifier {res['block'][-1]:.0f} fr/s "
+              f"({res['block_msps'][-1]:.3f} Msps), classifier_sink {res['sink'][-1]:.0f} fr/s", flush=True)
+    med = {k: statistics.median(v) for k, v in res.items() if k != "batches"}
+    b = np.array(res["batches"])
+    summary = {
+        "model": desc, "frame_len": L, "max_batch": args.max_batch, "threads": args.threads,
+        "bare_fps": med["bare"], "bare_fps_at_mean_batch": med["bare_mean_batch"],
+        "classifier_fps": med["block"], "classifier_msps": med["block_msps"],
+        "classifier_sink_fps": med["sink"], "classifier_sink_msps": med["sink_msps"],
+        "ratio_classifier_vs_bare": med["block"] / med["bare"],
+        "ratio_classifier_vs_bare_at_mean_batch": med["block"] / med["bare_mean_batch"],
+        "ratio_sink_vs_bare": med["sink"] / med["bare"],
+        "block_batch_mean": float(b.mean()), "block_batch_max": int(b.max()),
+        "block_batch_share_full": float(np.mean(b == args.max_batch)),
+    }
+    print(f"throughput (median of {args.repeats}): bare ORT {med['bare']:.0f} frames/s at batch {args.max_batch}; "
+          f"classifier {med['block']:.0f} frames/s = {med['block_msps']:.3f} Msps "
+          f"(ratio {summary['ratio_classifier_vs_bare']:.2f}; {summary['ratio_classifier_vs_bare_at_mean_batch']:.2f} "
+          f"vs bare at its mean batch {b.mean():.1f}); classifier_sink {med['sink']:.0f} frames/s "
+          f"(ratio {summary['ratio_sink_vs_bare']:.2f})")
+
+    # latency at half the block's capacity
+    rate = 0.5 * med["block_msps"] * 1e6
+    lat = latency(model, rate, args.latency_seconds, 256, args.max_batch, args.threads)
+    summary.update({"latency_rate_sps": rate, "latency_n": int(len(lat)),
+                    "latency_median_ms": float(np.median(lat) * 1e3),
+                    "latency_p95_ms": float(np.percentile(lat, 95) * 1e3),
+                    "latency_max_ms": float(np.max(lat) * 1e3)})
+    print(f"latency last sample -> tag at {rate / 1e6:.3f} Msps (source chunks of 256): median "
+          f"{summary['latency_median_ms']:.2f} ms, p95 {summary['latency_p95_ms']:.2f} ms, "
+          f"max {summary['latency_max_ms']:.2f} ms over {len(lat)} frames")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
