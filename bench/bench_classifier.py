@@ -58,6 +58,15 @@ def make_cnn(path, frame_len=1024, classes=contract.CLASSES_2018):
     return path, sum(p.numel() for p in net.parameters())
 
 
+def make_cnn_subprocess(path):
+    """make_cnn in a child process, so that torch is not loaded into the measuring process."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--make-cnn", path],
+                         capture_output=True, text=True, check=True).stdout
+    return path, int(out.strip().split()[-1])
+
+
 def bare_rate(runner, batch, seconds):
     """frames/s of bare session.run on float32 input of the model's shape (batch frames per call)."""
     rng = np.random.default_rng(0)
@@ -166,7 +175,11 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--latency-seconds", type=float, default=8.0)
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--make-cnn", metavar="PATH", default=None, help="only write the CNN model to PATH")
     args = ap.parse_args()
+    if args.make_cnn:
+        print("parameters", make_cnn(args.make_cnn)[1])
+        return 0
 
     tmp = tempfile.mkdtemp(prefix="bench_classifier_")
     if args.model:
@@ -174,7 +187,7 @@ def main():
     elif "amc-default" in amc.paths.shipped_models():
         model, desc = "amc-default", "shipped amc-default"
     else:
-        model, nparams = make_cnn(os.path.join(tmp, "bench-cnn.onnx"))
+        model, nparams = make_cnn_subprocess(os.path.join(tmp, "bench-cnn.onnx"))
         desc = f"torch Conv1d CNN made by this script ({nparams} parameters, untrained, 1024x2 in, 24 classes)"
     runner = amc.classifier_sink(model, max_batch=args.max_batch, threads=args.threads)._runner
     L = runner.frame_len
