@@ -54,4 +54,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m gnuradio.amc.cli` runs this file as __main__: use the package's module so that
+    # CliError raised by the subcommands is the same class as the one caught in main().
+    from gnuradio.amc.cli import main as _main
+    sys.exit(_main())
