@@ -15,6 +15,7 @@ from gnuradio import gr
 
 from .contract import TAG_TRUTH
 from .dsp_modulation import ALL_CLASSES, Modulator
+from .radioml_channel import _large_output_buffer
 
 __all__ = ["modulation_source", "MODULATIONS"]
 
@@ -53,6 +54,7 @@ class modulation_source(gr.sync_block):
             raise ValueError(f"audio_file: expected a path string ('' for the built-in audio), got {audio_file!r}")
         self.mod = Modulator(modulation, samples_per_symbol, rolloff, seed, audio_file)
         gr.sync_block.__init__(self, name="amc_modulation_source", in_sig=None, out_sig=[np.complex64])
+        _large_output_buffer(self)
         self.modulation = modulation
         self._key = pmt.intern(TAG_TRUTH)
         self._val = pmt.intern(modulation)

@@ -21,6 +21,21 @@ from .dsp_channel import FADING_MODES, PRESETS, SRO_HALF, ChannelModel
 __all__ = ["radioml_channel", "PRESETS", "FADING_MODES"]
 
 
+#: Output buffer (items) asked for, so that each call works on tens of thousands of samples: the numpy
+#: code has a fixed cost per call, and GNU Radio's default (8192 complex items) halves the throughput.
+OUTPUT_BUFFER_ITEMS = 1 << 16
+
+
+def _large_output_buffer(block):
+    """set_min_output_buffer without GNU Radio's info-level log line for it."""
+    level = block.logger.get_string_level()
+    block.logger.set_level("warn")
+    try:
+        block.set_min_output_buffer(OUTPUT_BUFFER_ITEMS)
+    finally:
+        block.logger.set_level(level)
+
+
 class radioml_channel(gr.basic_block):
     """RadioML-style channel: complex64 in, complex64 out.
 
@@ -49,6 +64,7 @@ class radioml_channel(gr.basic_block):
                                   mags=mags, random_phase=random_phase, noise=noise, random_start=random_start)
         gr.basic_block.__init__(self, name="amc_radioml_channel", in_sig=[np.complex64], out_sig=[np.complex64])
         self.set_tag_propagation_policy(gr.TPP_DONT)
+        _large_output_buffer(self)
         self.params = dict(self.model.p)
         self._snr_key = pmt.intern(TAG_SNR)
         self._snr_val = pmt.from_double(float(self.model.p["snr_db"]))
