@@ -7,8 +7,8 @@
    same model, the same thread settings and the same batch size, alternated in the same run.
    The ratio block/bare is the figure of merit (target >= 0.8). The bare loop is measured both at
    max_batch and at the mean batch the block actually used.
-2. Latency from a frame's last sample to its tag: a Python source paced at a fraction of the
-   block's capacity stamps the wall time at which each chunk leaves it; a Python sink stamps when
+2. Latency from a frame's last sample to its tag: a Python source paced at fractions (default
+   10 % and 50 %) of the block's measured capacity stamps the wall time at which each chunk leaves it; a Python sink stamps when
    each amc:label tag arrives. latency = tag arrival - departure of the frame's last sample.
 
 Model: --model PATH|NAME; default the shipped amc-default if it exists, else a Conv1d CNN made
@@ -173,7 +173,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=4.0, help="per measurement")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--latency-seconds", type=float, default=8.0)
+    ap.add_argument("--latency-seconds", type=float, default=6.0)
+    ap.add_argument("--latency-fractions", default="0.1,0.5",
+                    help="source rates for the latency runs, as fractions of the measured capacity")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--make-cnn", metavar="PATH", default=None, help="only write the CNN model to PATH")
     args = ap.parse_args()
@@ -191,6 +193,7 @@ def main():
         desc = f"torch Conv1d CNN made by this script ({nparams} parameters, untrained, 1024x2 in, 24 classes)"
     runner = amc.classifier_sink(model, max_batch=args.max_batch, threads=args.threads)._runner
     L = runner.frame_len
+    load0 = os.getloadavg()[0]
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
           f"python {platform.python_version()}, GNU Radio {gr.version()}")
     print(f"model: {desc}; frame_len {L}, {len(runner.classes)} classes; max_batch {args.max_batch}, threads {args.threads}")
@@ -216,6 +219,8 @@ def main():
     med = {k: statistics.median(v) for k, v in res.items() if k != "batches"}
     b = np.array(res["batches"])
     summary = {
+        "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "load_average_start": load0,
         "model": desc, "frame_len": L, "max_batch": args.max_batch, "threads": args.threads,
         "bare_fps": med["bare"], "bare_fps_at_mean_batch": med["bare_mean_batch"],
         "classifier_fps": med["block"], "classifier_msps": med["block_msps"],
@@ -232,16 +237,19 @@ def main():
           f"vs bare at its mean batch {b.mean():.1f}); classifier_sink {med['sink']:.0f} frames/s "
           f"(ratio {summary['ratio_sink_vs_bare']:.2f})")
 
-    # latency at half the block's capacity
-    rate = 0.5 * med["block_msps"] * 1e6
-    lat = latency(model, rate, args.latency_seconds, 256, args.max_batch, args.threads)
-    summary.update({"latency_rate_sps": rate, "latency_n": int(len(lat)),
-                    "latency_median_ms": float(np.median(lat) * 1e3),
-                    "latency_p95_ms": float(np.percentile(lat, 95) * 1e3),
-                    "latency_max_ms": float(np.max(lat) * 1e3)})
-    print(f"latency last sample -> tag at {rate / 1e6:.3f} Msps (source chunks of 256): median "
-          f"{summary['latency_median_ms']:.2f} ms, p95 {summary['latency_p95_ms']:.2f} ms, "
-          f"max {summary['latency_max_ms']:.2f} ms over {len(lat)} frames")
+    # latency at fractions of the block's capacity
+    summary["latency"] = []
+    for frac in (float(f) for f in args.latency_fractions.split(",")):
+        rate = frac * med["block_msps"] * 1e6
+        lat = latency(model, rate, args.latency_seconds, 256, args.max_batch, args.threads)
+        row = {"fraction_of_capacity": frac, "rate_sps": rate, "frames": int(len(lat)),
+               "median_ms": float(np.median(lat) * 1e3), "p95_ms": float(np.percentile(lat, 95) * 1e3),
+               "max_ms": float(np.max(lat) * 1e3)}
+        summary["latency"].append(row)
+        print(f"latency last sample -> tag at {rate / 1e6:.3f} Msps ({frac:.0%} of capacity, source chunks of 256): "
+              f"median {row['median_ms']:.2f} ms, p95 {row['p95_ms']:.2f} ms, max {row['max_ms']:.2f} ms "
+              f"over {len(lat)} frames", flush=True)
+    summary["load_average_end"] = os.getloadavg()[0]
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=1)

@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The classifier examples, run with a stand-in model: examples/classify_headless.grc prints the
+amc:label tags and the per-frame messages; examples/classify_live.grc (QT, offscreen) shows the
+classifier's label in its QT GUI Label. The stand-in "amc-default" (tests/fixtures/tiny_models.py:
+two classes, 1024-sample frames) sits in a temporary data folder (GR_AMC_DATA_DIR), so these tests
+do not depend on the shipped model (tests/test_grc.py runs the headless example with that one)."""
+import glob
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
+import tiny_models as tm  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    os.makedirs(data / "models")
+    tm.energy_model(str(data / "models" / "amc-default.onnx"), frame_len=1024)
+    return dict(os.environ, GRC_BLOCKS_PATH=os.path.join(ROOT, "grc"), GR_AMC_DATA_DIR=str(data),
+                QT_QPA_PLATFORM="offscreen")
+
+
+def compile_grc(name, outdir, env):
+    p = subprocess.run(["grcc", "-o", str(outdir), os.path.join(ROOT, "examples", name)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    (py,) = glob.glob(str(outdir / "*.py"))
+    return py
+
+
+def test_headless_example_prints_tags_and_messages(env, tmp_path):
+    py = compile_grc("classify_headless.grc", tmp_path, env)
+    p = subprocess.run([sys.executable, py], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    out = p.stdout + p.stderr
+    # 16384 samples = 16 frames of 1024: a tag and a message for each, on the frame starts
+    tag_offsets = [int(o) for o in re.findall(r"Offset: (\d+)\s+Source: amc_classifier\S*\s+Key: amc:label", out)]
+    assert tag_offsets == [k * 1024 for k in range(16)]
+    msg_offsets = sorted(int(o) for o in re.findall(r"\(offset \. (\d+)\)", out))
+    assert msg_offsets == tag_offsets
+    assert out.count("(truth . QPSK)") == 16 and out.count("(snr_db . 10)") == 16
+    labels = re.findall(r"\(label \. (\w+)\)", out)
+    assert len(labels) == 16 and set(labels) <= {"early", "late", "unknown"}
+
+
+def test_live_example_shows_the_label(env, tmp_path):
+    py = compile_grc("classify_live.grc", tmp_path, env)
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        from PyQt5 import Qt
+        import classify_live
+        app = Qt.QApplication(sys.argv)
+        tb = classify_live.classify_live()
+        tb.start()
+        tb.show()
+        def stop():
+            tb.stop()
+            tb.wait()
+            Qt.QTimer.singleShot(300, done)  # let the queued label updates reach the widget
+        def done():
+            print("LABEL", tb.current_label, "|", tb._current_label_label.text(), "|", tb.amc_classifier_0.classified())
+            app.quit()
+        Qt.QTimer.singleShot(3000, stop)
+        app.exec_()
+        tb.set_threshold(0.99)   # the slider's callback reaches the block
+        print("THRESHOLD", tb.amc_classifier_0.threshold())
+    """)
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
+                       timeout=120)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    m = re.search(r"LABEL (\S+) \((\d\.\d\d)\) \| (\S+) \((\d\.\d\d)\) \| (\d+)", p.stdout)
+    assert m, p.stdout + p.stderr
+    assert m.group(1) in ("early", "late", "unknown") and m.group(1) == m.group(3)
+    assert 0.0 <= float(m.group(2)) <= 1.0
+    assert int(m.group(5)) > 0
+    assert "THRESHOLD 0.99" in p.stdout
