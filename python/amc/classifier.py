@@ -27,6 +27,8 @@ frame_len) cannot be classified and are not passed on, because GNU Radio gives a
 call after its input is exhausted.
 """
 import json
+import os
+import threading
 import time
 
 import numpy as np
@@ -121,6 +123,8 @@ class ModelRunner:
                  input_layout="", representation="", normalization="", output=""):
         self.max_batch = _int_param("max_batch", max_batch, 1, ">= 1")
         self.threads = _int_param("threads", threads, 0, ">= 0 (0 = ONNX Runtime's default)")
+        if isinstance(model, os.PathLike):
+            model = os.fspath(model)
         if not isinstance(model, str) or not model.strip():
             raise ValueError(f"model must be a path to an .onnx file or a shipped model name, got {model!r}")
         self.path = resolve_model(model)  # FileNotFoundError naming the model and the shipped ones
@@ -361,6 +365,7 @@ class _classifier_base(gr.basic_block):
         self._hist = span - 1
         if passthrough:
             self.set_min_output_buffer(span)
+        self._lock = threading.Lock()
         self._reset_state()
         self.logger.info(
             f"model {runner.path}: {len(self._classes)} classes, frame_len {self._L}, hop {self._hop}, "
@@ -417,9 +422,10 @@ class _classifier_base(gr.basic_block):
 
     def set_smoothing(self, smoothing):
         k = _int_param("smoothing", smoothing, 1, ">= 1 (1 = no smoothing)")
-        if k != self._smoothing:
-            self._smoothing = k
-            self._hist_rows = self._hist_rows[len(self._hist_rows) - (k - 1):] if k > 1 else self._hist_rows[:0]
+        with self._lock:  # the work thread may be smoothing right now
+            if k != self._smoothing:
+                self._smoothing = k
+                self._hist_rows = self._hist_rows[len(self._hist_rows) - (k - 1):] if k > 1 else self._hist_rows[:0]
 
     def realtime(self):
         return self._realtime
@@ -513,7 +519,8 @@ class _classifier_base(gr.basic_block):
         m = probs.shape[0]
         ok = status == STATUS_OK
         sm = np.zeros_like(probs)
-        sm[ok] = self._smooth(probs[ok])
+        with self._lock:
+            sm[ok] = self._smooth(probs[ok])
         best = np.argmax(sm, axis=1)
         conf = sm[np.arange(m), best]
         conf[~ok] = 0.0

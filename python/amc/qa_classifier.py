@@ -5,6 +5,7 @@
 """Block-level tests of amc.classifier / amc.classifier_sink with tiny ONNX models built by the
 tests (tests/fixtures/tiny_models.py: a two-class "energy" model whose label is computable)."""
 import os
+import pathlib
 import shutil
 import sys
 import tempfile
@@ -222,6 +223,10 @@ class qa_classifier(gr_unittest.TestCase):
         # the smoothed label lags the raw one: frame 3 is "late" but the mean of frames 1..3 is early
         self.assertEqual(got[3 * L]["amc:label"], "early")
         self.assertEqual(got[5 * L]["amc:label"], "late")
+        self.assertEqual(blk.smoothing(), 3)
+        blk.set_smoothing(5)
+        self.assertEqual(blk.smoothing(), 5)
+        self.assertRaises(ValueError, blk.set_smoothing, 0)
 
     def test_009_threshold(self):
         x = tm.energy_frames("elelelel", L).reshape(-1)
@@ -341,6 +346,7 @@ class qa_classifier(gr_unittest.TestCase):
         os.environ["GR_AMC_DATA_DIR"] = data
         try:
             blk = amc.classifier("tiny-energy")
+            self.assertEqual(amc.classifier(pathlib.Path(self.model)).model_path(), self.model)
             self.assertEqual(blk.model_path(), os.path.join(data, "models", "tiny-energy.onnx"))
             with self.assertRaises(FileNotFoundError) as cm:
                 amc.classifier("no-such-model")
