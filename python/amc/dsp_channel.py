@@ -66,6 +66,8 @@ FADING_DECIM = 64
 SRO_HALF = 8
 SRO_DEGREE = 3
 _RAND_BLOCK = 1 << 15
+#: ChannelModel.pull works in pieces of at most this many samples.
+PULL_PIECE = 8192
 
 
 def _num(name, v, allowed):
@@ -399,7 +401,26 @@ class ChannelModel:
         return y
 
     def pull(self, nmax):
-        """Up to ``nmax`` output samples (complex64) and their input times (None without SRO)."""
+        """Up to ``nmax`` output samples (complex64) and their input times (None without SRO).
+
+        Works in pieces of at most PULL_PIECE samples (numpy is fastest when its temporaries stay in
+        cache); the result is the same for any piece size."""
+        ys, ts = [], []
+        left = int(nmax)
+        while left > 0:
+            y, t = self._pull_piece(min(left, PULL_PIECE))
+            if len(y) == 0:
+                break
+            ys.append(y)
+            ts.append(t)
+            left -= len(y)
+        if not ys:
+            return np.zeros(0, dtype=np.complex64), (np.zeros(0) if self.use_sro else None)
+        if len(ys) == 1:
+            return ys[0], ts[0]
+        return np.concatenate(ys), (np.concatenate(ts) if self.use_sro else None)
+
+    def _pull_piece(self, nmax):
         if self.use_sro:
             z, taus = self._sro_stage(nmax)
         else:
