@@ -343,7 +343,6 @@ class _classifier_base(gr.basic_block):
         self._classes = list(runner.classes)
         self._class_syms = [pmt.intern(c) for c in self._classes]
         self._unknown_sym = pmt.intern(C.UNKNOWN_LABEL)
-        self._zero_probs = np.zeros(len(self._classes), np.float32)
         self._port = pmt.intern(C.MSG_PORT)
         self.message_port_register_out(self._port)
         self._label_port = pmt.intern(LABEL_PORT)
