@@ -77,8 +77,10 @@ class radioml_channel(gr.basic_block):
         return self.model.p["snr_db"]
 
     def forecast(self, noutput_items, ninputs):
-        extra = 2 * SRO_HALF + 2 if self._sro else 0
-        return [noutput_items + extra] * ninputs
+        # one input per output: with SRO the block may produce fewer outputs than asked (it keeps 8
+        # samples of interpolation context), which general blocks may do; asking for more would make
+        # the scheduler drop the end of a finite stream
+        return [noutput_items] * ninputs
 
     def general_work(self, input_items, output_items):
         inp = input_items[0]
