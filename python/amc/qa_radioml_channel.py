@@ -189,6 +189,22 @@ class qa_radioml_channel(gr_unittest.TestCase):
             self.assertLessEqual(abs(o - 1024 * i), 250e-6 * 1024 * i + 1)
         self.assertEqual([o for o, k, v in tags if k == contract.TAG_SNR], list(range(0, 100000, 1024)))
 
+    def test_finite_stream_end(self):
+        # a finite input is processed to its end: all of it without SRO, all but the ~9 samples of
+        # interpolation context with SRO
+        n = 20000
+        x = tone(n, 0.01)
+        for kw, lo, hi in ((dict(preset="awgn"), n, n),
+                           (dict(preset="rml2016", sro_std=0.5), n * (1 - 50 / FS) - 12, n * (1 + 50 / FS))):
+            with self.subTest(**kw):
+                tb = gr.top_block()
+                snk = blocks.vector_sink_c()
+                ch = amc.radioml_channel(**kw)       # keep a reference: a Python block must outlive run()
+                tb.connect(blocks.vector_source_c(x.astype(np.complex64).tolist(), False), ch, snk)
+                tb.run()
+                self.assertGreaterEqual(len(snk.data()), lo)
+                self.assertLessEqual(len(snk.data()), hi)
+
     def test_chunking_independence(self):
         for preset in ("rml2018", "rml2016", "rml2016-compat", "awgn"):
             with self.subTest(preset=preset):
