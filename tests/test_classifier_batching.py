@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The classifier's tags do not depend on max_batch or on how the scheduler chunks the stream, with
+every real architecture of the model zoo (untrained, exported by train.export_onnx), not only with
+the tiny test models: max_batch 1 with max_noutput_items 100 and max_batch 64 with the default
+chunking give bit-identical amc:probs on the same frame offsets."""
+import numpy as np
+import pmt
+import pytest
+import torch
+from gnuradio import amc, blocks, gr
+from gnuradio.amc import contract, models, train
+
+L = 64
+N_FRAMES = 24
+
+
+def export(name, path):
+    torch.manual_seed(0)
+    classes = ["BPSK", "QPSK", "8PSK", "16QAM"]
+    net = models.build(name, len(classes), L).eval()
+    rep, layout = models.model_spec(name)
+    x = contract.to_model_input(np.zeros((2, L), np.complex64) + 1, rep, layout)
+    meta = {contract.META_CLASSES: classes, contract.META_FRAME_LENGTH: L, contract.META_INPUT_LAYOUT: layout,
+            contract.META_REPRESENTATION: rep, contract.META_NORMALIZATION: "rms",
+            contract.META_OUTPUT: "logits", contract.META_MODEL: name}
+    blob, _ = train.export_onnx(net, x, meta)
+    train.atomic_write_bytes(blob, path)
+    return path
+
+
+def probs_tags(path, stream, max_batch, max_noutput, hop):
+    tb = gr.top_block()
+    src = blocks.vector_source_c(stream.tolist(), False)
+    clf = amc.classifier(model=path, max_batch=max_batch, hop=hop, smoothing=3)
+    snk = blocks.vector_sink_c()
+    tb.connect(src, clf, snk)
+    if max_noutput:
+        tb.run(max_noutput)
+    else:
+        tb.run()
+    return [(t.offset, list(pmt.f32vector_elements(t.value))) for t in snk.tags()
+            if pmt.symbol_to_string(t.key) == contract.TAG_PROBS]
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_tags_identical_for_batch_1_and_64(name, tmp_path):
+    path = export(name, str(tmp_path / f"{name}.onnx"))
+    rng = np.random.default_rng(5)
+    stream = ((rng.standard_normal(N_FRAMES * L) + 1j * rng.standard_normal(N_FRAMES * L)) * 2).astype(np.complex64)
+    hop = 48  # overlapping frames
+    a = probs_tags(path, stream, 1, 100, hop)
+    b = probs_tags(path, stream, 64, None, hop)
+    assert [o for o, _ in a] == list(range(0, len(stream) - L + 1, hop))
+    assert a == b
