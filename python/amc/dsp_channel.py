@@ -173,11 +173,18 @@ class RandStream:
         self.pos += n
         return v
 
+    def advance(self, n):
+        self.peek(n)
+        self.pos += n
+
 
 def _fold(w, m):
-    """Reflect a free walk into [-m, m] (the walk reflected at the bounds)."""
+    """Reflect a free walk into [-m, m] (the walk reflected at the bounds); values inside the bounds are
+    returned unchanged (bit for bit), values outside are folded back."""
+    if len(w) == 0 or (w.min() >= -m and w.max() <= m):
+        return w
     t = np.mod(w + m, 4 * m)
-    return np.where(t < 2 * m, t - m, 3 * m - t)
+    return np.where(np.abs(w) <= m, w, np.where(t < 2 * m, t - m, 3 * m - t))
 
 
 class RandomWalk:
@@ -196,13 +203,16 @@ class RandomWalk:
             return np.zeros(n), None
         if self.std == 0:
             return np.full(n, self.w), np.full(n, self.w)
-        steps = self.std * self.stream.peek(n).astype(np.float64)
-        w = np.cumsum(np.concatenate([[self.w], steps]))[1:]
+        w = np.empty(n + 1)
+        w[0] = self.w
+        np.multiply(self.stream.peek(n), self.std, out=w[1:], dtype=np.float64)
+        np.cumsum(w, out=w)                     # sequential: the same sums however the stream is cut
+        w = w[1:]
         return _fold(w, self.max), w
 
     def commit(self, n, states):
         if self.enabled and self.std > 0 and n > 0:
-            self.stream.take(n)
+            self.stream.advance(n)
             self.w = float(states[n - 1])
 
 
@@ -319,8 +329,11 @@ class ChannelModel:
             return empty
         last = self.n_in - 1                                 # last input index available
         vals, states = self.sro.peek(nmax)
-        inc = 1.0 + vals / self.fs
-        tau = np.cumsum(np.concatenate([[self.tau_next], inc]))
+        tau = np.empty(nmax + 1)
+        tau[0] = self.tau_next
+        np.divide(vals, self.fs, out=tau[1:])
+        tau[1:] += 1.0
+        np.cumsum(tau, out=tau)
         i0 = np.floor(tau[:-1]).astype(np.int64)
         c = int(np.searchsorted(i0 + SRO_HALF, last, side="right"))
         if c == 0:
@@ -370,7 +383,8 @@ class ChannelModel:
         return y, None
 
     def _gains(self, m0, n):
-        """Per-path complex fading gains (n, K) complex64 for output samples m0..m0+n-1: evaluated every
+        """Per-path complex fading gains times the path magnitudes, (K, n) complex64, for output samples
+        m0..m0+n-1: evaluated every
         ``decim`` samples (absolute grid) and linearly interpolated."""
         D = self.decim
         a0 = m0 // D
@@ -381,11 +395,12 @@ class ChannelModel:
         diff = diff / np.sqrt(N_SINUSOIDS)                                     # (A, K)
         los = np.exp(1j * (w * ta[:, :, 0] * np.cos(self.los_theta)[None] + self.los_phi[None]))
         k = self.kf
-        ga = (np.sqrt(1.0 / (k + 1.0)) * diff + np.sqrt(k / (k + 1.0)) * los).astype(np.complex64)
-        frac = (np.arange(D, dtype=np.float32) / np.float32(D))[None, :, None]
-        full = ga[:-1, None, :] + frac * (ga[1:, None, :] - ga[:-1, None, :])  # (A-1, D, K)
+        ga = (np.sqrt(1.0 / (k + 1.0)) * diff + np.sqrt(k / (k + 1.0)) * los) * self.mags[None, :]
+        ga = np.ascontiguousarray(ga.T.astype(np.complex64))                  # (K, A), path magnitudes in
+        frac = (np.arange(D, dtype=np.float32) / np.float32(D))[None, None, :]
+        full = ga[:, :-1, None] + frac * (ga[:, 1:, None] - ga[:, :-1, None])  # (K, A-1, D)
         off = m0 - a0 * D
-        return full.reshape(-1, ga.shape[1])[off:off + n]
+        return full.reshape(ga.shape[0], -1)[:, off:off + n]
 
     def _fading_stage(self, z, m0):
         n = len(z)
@@ -397,7 +412,8 @@ class ChannelModel:
         y = np.zeros(n, dtype=np.complex64)
         for k in range(len(self.mags)):
             u = _fir_f32(xf, T - 1, n, self.path_taps[k]).view(np.complex64)
-            y += (g[:, k] * np.float32(self.mags[k])) * u
+            u *= g[k]
+            y += u
         return y
 
     def pull(self, nmax):
@@ -433,7 +449,10 @@ class ChannelModel:
             z = self._fading_stage(z, m0)
         if self.cfo.enabled or self.phase0 != 0.0:
             f, states = self.cfo.peek(n)
-            th = np.cumsum(np.concatenate([[self.theta], (2 * np.pi / self.fs) * f]))
+            th = np.empty(n + 1)
+            th[0] = self.theta
+            np.multiply(f, 2 * np.pi / self.fs, out=th[1:])
+            np.cumsum(th, out=th)
             self.cfo.commit(n, states)
             self.theta = float(th[n])
             ph = np.mod(th[:n] + self.phase0, 2 * np.pi).astype(np.float32)
@@ -442,8 +461,9 @@ class ChannelModel:
             rot.imag = np.sin(ph)
             z = z * rot
         if self.p["noise"]:
-            w = self.noise.take(2 * n).view(np.complex64)
+            w = self.noise.peek(2 * n).view(np.complex64)
             z = z + self.noise_std * w
+            self.noise.advance(2 * n)
         self.n_out += n
         return np.asarray(z, dtype=np.complex64), taus
 
