@@ -20,6 +20,7 @@ Signal definitions (also in docs/generation.md):
   8 to the nominal 200 kS/s output rate (the analog classes ignore ``sps`` and ``rolloff``).
 """
 import numpy as np
+from scipy import signal
 
 from .contract import CLASSES_2016, CLASSES_2018
 from . import dsp_audio
@@ -266,7 +267,6 @@ class Modulator:
             tau = WBFM_TAU
             # H(s) = 1 + s*tau, with a pole well above the audio band to make it realisable
             p = 2 * np.pi * 10e3
-            from scipy import signal
             b, a = signal.bilinear([tau, 1.0], [1.0 / p, 1.0], fs=fs)
             gmax = np.max(np.abs(signal.freqz(b, a, worN=[4000.0], fs=fs)[1]))
             self._pre_b, self._pre_a = b / gmax, a
@@ -284,7 +284,6 @@ class Modulator:
             base = (1.0 + M_AM * an) if self.carrier else an
             return self._interp.process(base) * self.scale
         if kind == "wbfm":
-            from scipy import signal
             a, self._pre_z = signal.lfilter(self._pre_b, self._pre_a, a, zi=self._pre_z)
             a = np.clip(a, -1.0, 1.0)
         m = self._interp.process(a)
