@@ -358,12 +358,13 @@ class _classifier_base(gr.basic_block):
         self._srcid = pmt.intern(self.alias())
         # Room for a full batch: history makes GNU Radio size the upstream buffer to hold
         # max_batch frames (the block ignores the history items themselves; see general_work),
-        # and the output buffer must hold the samples of a full batch too.
+        # and the output must take the samples of a full batch in one call (the scheduler offers
+        # at most half of an output buffer per call).
         span = min(self._max_batch * self._hop, _MAX_BATCH_SPAN) + self._L
         self.set_history(span)
         self._hist = span - 1
         if passthrough:
-            self.set_min_output_buffer(span)
+            self.set_min_output_buffer(2 * span)
         self._lock = threading.Lock()
         self._reset_state()
         self.logger.info(
