@@ -30,30 +30,9 @@ def configure_parser(p):
     p.add_argument("--skip-dataset", action="store_true", help="do not generate the demo dataset")
 
 
-class _Collector:
-    """A message sink that keeps the classifier's per-frame dicts."""
-
-    def __init__(self):
-        import pmt
-        from gnuradio import gr
-
-        outer = self
-        self.items = []
-
-        class _Block(gr.basic_block):
-            def __init__(self):
-                gr.basic_block.__init__(self, "amc_demo_collector", None, None)
-                self.message_port_register_in(pmt.intern("in"))
-                self.set_msg_handler(pmt.intern("in"), self.handle)
-
-            def handle(self, msg):
-                outer.items.append(pmt.to_python(msg))
-
-        self.block = _Block()
-
-
 def classify_stream(model, cls, snr, frames, channel, seed):
     """Stream `frames` frames of `cls` at `snr` through the channel into the classifier; returns labels."""
+    import pmt
     from gnuradio import blocks, gr
     from . import classifier_sink, modulation_source, radioml_channel
 
@@ -63,11 +42,11 @@ def classify_stream(model, cls, snr, frames, channel, seed):
     src = modulation_source(cls, seed=seed)
     ch = radioml_channel(preset=channel, snr_db=float(snr), seed=seed + 1)
     head = blocks.head(gr.sizeof_gr_complex, frames * frame_len)
-    col = _Collector()
+    store = blocks.message_debug()
     tb.connect(src, ch, head, clf)
-    tb.msg_connect(clf, "classification", col.block, "in")
+    tb.msg_connect(clf, "classification", store, "store")
     tb.run()
-    return [m["label"] for m in col.items]
+    return [str(pmt.to_python(store.get_message(i))["label"]) for i in range(store.num_messages())]
 
 
 def run(args):
@@ -75,6 +54,8 @@ def run(args):
     from .classifier import ModelRunner
     from .paths import resolve_model
 
+    from gnuradio import gr
+    gr.logging().set_default_level(gr.log_levels.warn)  # blocks' info lines would drown the report
     t0 = time.time()
     try:
         model_path = resolve_model(args.model)
