@@ -384,6 +384,16 @@ class qa_classifier(gr_unittest.TestCase):
             self.assertEqual(a[o]["amc:label"], b[o]["amc:label"])
             np.testing.assert_array_equal(a[o]["amc:probs"], b[o]["amc:probs"])
 
+    def test_019_session_options(self):
+        import onnxruntime as ort
+        for threads in (1, 2):
+            blk = amc.classifier_sink(self.model, threads=threads)
+            so = blk._runner.session.get_session_options()
+            self.assertEqual(so.intra_op_num_threads, threads)
+            self.assertEqual(so.inter_op_num_threads, 1)
+            self.assertEqual(so.execution_mode, ort.ExecutionMode.ORT_SEQUENTIAL)
+            self.assertEqual(so.get_session_config_entry("session.intra_op.allow_spinning"), "0")
+
 
 if __name__ == "__main__":
     gr_unittest.run(qa_classifier)
