@@ -18,6 +18,25 @@ SUBCOMMANDS = {
 }
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default; `none_text` says what an unset (None) option means."""
+    none_text = "none"
+
+    def _get_help_string(self, action):
+        h = action.help or ""
+        if "default" in h or action.default is argparse.SUPPRESS or not action.option_strings:
+            return h
+        if action.default is None:
+            return f"{h} (default: {self.none_text})"
+        if action.default is False and action.nargs == 0:
+            return f"{h} (default: off)"
+        return h + " (default: %(default)s)"
+
+
+def _formatter(none_text):
+    return type("HelpFormatter", (_HelpFormatter,), {"none_text": none_text})
+
+
 class CliError(Exception):
     """An error the user can fix: printed without a traceback, exit status 2."""
 
@@ -25,13 +44,14 @@ class CliError(Exception):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="gr-amc", description="gr-amc: automatic modulation classification for GNU Radio.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"gr-amc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in SUBCOMMANDS.items():
         mod = importlib.import_module(f".{module}", __package__)
+        # a module may say what its unset options mean (e.g. generate: "from the preset or --config")
         p = sub.add_parser(name, help=help_, description=help_,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_formatter(getattr(mod, "HELP_UNSET", "none")))
         mod.configure_parser(p)
         p.set_defaults(_module=mod)
     return parser

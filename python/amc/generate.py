@@ -51,9 +51,14 @@ _CHANNEL_PRESETS_FALLBACK = ("rml2016", "rml2016-compat", "rml2018", "awgn")
 # ------------------------------------------------------------------------------------------------
 # command line
 # ------------------------------------------------------------------------------------------------
+#: what an option left unset means, in `gr-amc generate --help`
+HELP_UNSET = "from the preset or --config"
+
+
 def configure_parser(p):
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--config", metavar="FILE.yml", help="dataset config file (YAML); keys in docs/datasets.md")
+    src.add_argument("--config", metavar="FILE.yml",
+                     help="dataset config file (YAML); keys in docs/datasets.md (default: none, use --preset)")
     src.add_argument("--preset", metavar="NAME",
                      help=f"a shipped preset: {', '.join(PRESETS)} (default: demo when no --config)")
     p.add_argument("-n", "--frames-per-class-snr", type=int, metavar="N", help="frames per (class, SNR)")
