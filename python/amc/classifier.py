@@ -525,7 +525,6 @@ class _classifier_base(gr.basic_block):
         conf = sm[np.arange(m), best]
         conf[~ok] = 0.0
         sm32 = sm.astype(np.float32).tolist()
-        nc = len(self._classes)
         thr = self._threshold
         self._n_classified += m
         nbad = int(m - np.count_nonzero(ok))
@@ -535,16 +534,22 @@ class _classifier_base(gr.basic_block):
             self._warn("unusable", f"{self._n_unusable} frames were all zero, held NaN/Inf or made the "
                                    f"model return NaN/Inf (latest at sample {first + j * self._hop}: "
                                    f"{STATUS_NAMES[int(status[j])]}); reported as {C.UNKNOWN_LABEL}")
-        for j in range(m):
-            offset = first + j * self._hop
-            c = float(conf[j])
-            label = self._class_syms[best[j]] if ok[j] and c >= thr else self._unknown_sym
-            pv = pmt.init_f32vector(nc, sm32[j])
-            cv = pmt.from_double(c)
+        if not (self._passthrough or self._pub_label or self._pub_dict):
+            return  # a sink nobody listens to: nothing to build
+        hop, nc = self._hop, len(self._classes)
+        syms, unknown = self._class_syms, self._unknown_sym
+        add_tag, srcid = self._add_tag, self._srcid
+        k_label, k_conf, k_probs = self._k_label, self._k_conf, self._k_probs
+        init_f32, from_double = pmt.init_f32vector, pmt.from_double
+        for j, (c, b, good) in enumerate(zip(conf.tolist(), best.tolist(), ok.tolist())):
+            offset = first + j * hop
+            label = syms[b] if good and c >= thr else unknown
+            pv = init_f32(nc, sm32[j])
+            cv = from_double(c)
             if self._passthrough:
-                self._add_tag(0, offset, self._k_label, label, self._srcid)
-                self._add_tag(0, offset, self._k_conf, cv, self._srcid)
-                self._add_tag(0, offset, self._k_probs, pv, self._srcid)
+                add_tag(0, offset, k_label, label, srcid)
+                add_tag(0, offset, k_conf, cv, srcid)
+                add_tag(0, offset, k_probs, pv, srcid)
             if self._pub_label:
                 self._pub(self._label_port, pmt.cons(self._k_label_pair, pmt.intern(
                     f"{pmt.symbol_to_string(label)} ({c:.2f})")))
