@@ -68,6 +68,32 @@ def make_cnn_subprocess(path):
     return path, int(out.strip().split()[-1])
 
 
+def make_zoo(name, path, frame_len=1024, classes=contract.CLASSES_2018):
+    """An untrained model of the zoo (python/amc/models.py), exported as `gr-amc train` exports it:
+    the same graph, hence the same inference cost, as a trained one."""
+    import torch
+    from gnuradio.amc import models, train
+    torch.manual_seed(0)
+    net = models.build(name, len(classes), frame_len).eval()
+    rep, layout = models.model_spec(name)
+    x = contract.to_model_input(np.ones((2, frame_len), np.complex64), rep, layout)
+    meta = {contract.META_CLASSES: list(classes), contract.META_FRAME_LENGTH: frame_len,
+            contract.META_INPUT_LAYOUT: layout, contract.META_REPRESENTATION: rep,
+            contract.META_NORMALIZATION: "rms", contract.META_OUTPUT: "logits",
+            contract.META_MODEL: f"{name} (untrained)"}
+    blob, _ = train.export_onnx(net, x, meta)
+    train.atomic_write_bytes(blob, path)
+    return path, models.count_parameters(net)
+
+
+def make_zoo_subprocess(name, path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--make-zoo", name, path],
+                         capture_output=True, text=True, check=True).stdout
+    return path, int(out.strip().split()[-1])
+
+
 def bare_rate(runner, batch, seconds):
     """frames/s of bare session.run on float32 input of the model's shape (batch frames per call)."""
     rng = np.random.default_rng(0)
@@ -178,15 +204,25 @@ def main():
     ap.add_argument("--latency-fractions", default="0.1,0.5",
                     help="source rates for the latency runs, as fractions of the measured capacity")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--zoo", default=None, metavar="NAME",
+                    help="bench an untrained model of the zoo (e.g. mnv4s, the shipped default's architecture)")
     ap.add_argument("--make-cnn", metavar="PATH", default=None, help="only write the CNN model to PATH")
+    ap.add_argument("--make-zoo", nargs=2, metavar=("NAME", "PATH"), default=None,
+                    help="only write an untrained zoo model to PATH")
     args = ap.parse_args()
     if args.make_cnn:
         print("parameters", make_cnn(args.make_cnn)[1])
+        return 0
+    if args.make_zoo:
+        print("parameters", make_zoo(*args.make_zoo)[1])
         return 0
 
     tmp = tempfile.mkdtemp(prefix="bench_classifier_")
     if args.model:
         model, desc = args.model, args.model
+    elif args.zoo:
+        model, nparams = make_zoo_subprocess(args.zoo, os.path.join(tmp, f"{args.zoo}.onnx"))
+        desc = f"untrained zoo model {args.zoo} ({nparams} parameters, exported like gr-amc train does)"
     elif "amc-default" in amc.paths.shipped_models():
         model, desc = "amc-default", "shipped amc-default"
     else:

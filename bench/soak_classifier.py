@@ -57,6 +57,7 @@ class msg_counter(gr.basic_block):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=None)
+    ap.add_argument("--zoo", default=None, metavar="NAME", help="soak an untrained zoo model (e.g. mnv4s)")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--interval", type=float, default=10.0, help="RSS sampling period (s)")
     ap.add_argument("--max-batch", type=int, default=64)
@@ -66,6 +67,11 @@ def main():
 
     if args.model:
         model, desc = args.model, args.model
+    elif args.zoo:
+        import bench_classifier
+        model, nparams = bench_classifier.make_zoo_subprocess(
+            args.zoo, os.path.join(tempfile.mkdtemp(prefix="soak_"), f"{args.zoo}.onnx"))
+        desc = f"untrained zoo model {args.zoo} ({nparams} parameters)"
     elif "amc-default" in amc.paths.shipped_models():
         model, desc = "amc-default", "shipped amc-default"
     else:
