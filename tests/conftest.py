@@ -20,6 +20,9 @@ sys.path.insert(0, BUILD_MODULES)
 os.environ["PYTHONPATH"] = BUILD_MODULES + os.pathsep + os.environ.get("PYTHONPATH", "")
 os.environ.setdefault("GR_AMC_DATA_DIR", DATA_DIR)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# GRC (in-process and grcc/gnuradio-companion subprocesses): only Debian's blocks plus GRC_BLOCKS_PATH, so a
+# copy installed to /usr/local (`make install`) never shadows the source tree's grc/ files under test.
+os.environ["GR_CONF_GRC_GLOBAL_BLOCKS_PATH"] = "/usr/share/gnuradio/grc/blocks"
 
 
 def run_cli(*args, timeout=600, check=False, **kw):

@@ -105,7 +105,7 @@ def test_example_has_no_missing_block(grc_file, platform_and_log):
 def test_grc_gui_opens_every_example(tmp_path):
     """GNU Radio Companion itself (GTK, under a virtual X display) opens all examples at once."""
     env = dict(os.environ, GRC_BLOCKS_PATH=GRC_DIR, HOME=str(tmp_path))
-    p = subprocess.run(["timeout", "-s", "INT", "20", "xvfb-run", "-a", "-s", "-screen 0 1400x900x24",
+    p = subprocess.run(["timeout", "20", "xvfb-run", "-a", "-s", "-screen 0 1400x900x24",
                         "gnuradio-companion", *EXAMPLES], capture_output=True, text=True, env=env, timeout=120)
     out = p.stdout + p.stderr
     assert "Welcome to GNU Radio Companion" in out, out
