@@ -16,8 +16,7 @@ import tempfile
 def quantize_file(src, dst, calib_inputs=None, method=None):
     """Write an int8 variant of the ONNX model src to dst.  Returns dict(method, bytes, float_bytes)."""
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
-                                          quantize_static)
+    from onnxruntime.quantization import CalibrationDataReader
 
     proto = onnx.load(src)
     meta = [(p.key, p.value) for p in proto.metadata_props]
@@ -35,6 +34,21 @@ def quantize_file(src, dst, calib_inputs=None, method=None):
         def get_next(self):
             return next(self.items, None)
 
+    import logging
+    import onnxruntime
+    onnxruntime.set_default_logger_severity(3)            # no "removing unused initializer" chatter
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)                            # no "consider pre-processing" hints
+    try:
+        return _quantize(src, dst, proto, meta, method, input_name, calib_inputs, Reader)
+    finally:
+        root.setLevel(level)
+
+
+def _quantize(src, dst, proto, meta, method, input_name, calib_inputs, Reader):
+    import onnx
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "q.onnx")
         if method == "dynamic":
