@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 from .cli import CliError
 from . import contract
@@ -217,8 +218,13 @@ def export_onnx(model, example, metadata, output_kind="logits", check_inputs=Non
     model = model.cpu().eval()
     net = torch.nn.Sequential(model, torch.nn.Softmax(dim=-1)) if output_kind == "probs" else model
     buf = io.BytesIO()
-    torch.onnx.export(net, (torch.from_numpy(example[:1]),), buf, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "N"}, "output": {0: "N"}}, opset_version=17, dynamo=False)
+    with warnings.catch_warnings():
+        # the legacy exporter's deprecation notice, and its RNN batch-size warning: the batch axis is checked below
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")
+        torch.onnx.export(net, (torch.from_numpy(example[:1]),), buf, input_names=["input"],
+                          output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
+                          opset_version=17, dynamo=False)
     proto = onnx.load_from_string(buf.getvalue())
     del proto.metadata_props[:]
     for k, v in contract.encode_metadata(metadata).items():
