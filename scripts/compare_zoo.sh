@@ -20,7 +20,7 @@ mkdir -p "$OUT"
 [ -f "$TEST" ] || $GRAMC generate --quiet --preset rml2016a --format hdf5 -n 100 --seed 777 --out "$TEST"
 for m in $MODELS; do
   [ -f "$OUT/$m.onnx" ] && continue
-  nice -n 5 $GRAMC train "$TRAIN" -m "$m" -o "$OUT/$m.onnx" --normalization rms --threads 1 --max-frames 30000 \
+  nice -n 10 $GRAMC train "$TRAIN" -m "$m" -o "$OUT/$m.onnx" --normalization rms --threads 1 --max-frames 30000 \
     --epochs 4 --patience 4 --batch-size 128 --lr 2e-3 --seed 1 --report "$OUT/$m.train.json" 2>&1 \
     | grep -v Warning | tee "$OUT/$m.train.log"
 done
