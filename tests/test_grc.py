@@ -67,7 +67,8 @@ def test_block_yaml_loads_in_grc(path, platform_and_log):
         label = p["label"].split(" (")[0]  # "SRO Std (Hz/sample)" is documented as "SRO Std"
         assert label in doc or p["id"] in doc, f"{path}: parameter {p['id']} ({p['label']}) not documented"
     text = open(path).read()
-    for bad in ("<+", "+>", "FIX ME", "#pragma message"):
+    for bad in ("<" "+", "+" ">", "FIX" " ME", "#pragma" " message"):  # gr_modtool placeholders (split so the
+        # tree-wide placeholder check does not find this line)
         assert bad not in text
 
 
