@@ -190,11 +190,8 @@ def read_contract(path):
 def measure_latency(path_or_bytes, example, batch, seconds=2.0, threads=1):
     """Median ONNX Runtime time per frame (ms) when run with batches of `batch` frames on `threads` threads."""
     import numpy as np
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(path_or_bytes, so, providers=["CPUExecutionProvider"])
+    from .quantize import ort_session
+    sess = ort_session(path_or_bytes, threads)
     name = sess.get_inputs()[0].name
     reps = -(-batch // len(example))
     x = np.ascontiguousarray(np.concatenate([example] * reps)[:batch])

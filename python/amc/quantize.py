@@ -69,14 +69,19 @@ def _quantize(src, dst, proto, meta, method, input_name, calib_inputs, Reader):
     return dict(method=method, bytes=len(data), float_bytes=os.path.getsize(src))
 
 
-def onnx_predict(path_or_bytes, x, batch=256, threads=1):
-    """Output (numpy) of an ONNX model on model inputs x, run in batches with ONNX Runtime."""
-    import numpy as np
+def ort_session(path_or_bytes, threads=1):
+    """A CPU ONNX Runtime session with `threads` intra-op threads and one inter-op thread."""
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(path_or_bytes, so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path_or_bytes, so, providers=["CPUExecutionProvider"])
+
+
+def onnx_predict(path_or_bytes, x, batch=256, threads=1):
+    """Output (numpy) of an ONNX model on model inputs x, run in batches with ONNX Runtime."""
+    import numpy as np
+    sess = ort_session(path_or_bytes, threads)
     name = sess.get_inputs()[0].name
     return np.concatenate([sess.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
 
