@@ -109,6 +109,24 @@ def test_resume_gives_the_same_model_as_an_uninterrupted_run(tiny):
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
 
 
+def test_cosine_schedule_and_resume_on_it(tiny):
+    from conftest import run_cli
+    d, path = tiny
+    common = ["train", path, "-m", "cnn1", "--batch-size", 48, "--seed", 6, "--threads", 1, "-q",
+              "--schedule", "cosine", "--lr", "4e-3", "--patience", 50]
+    run_cli(*common, "-o", d / "cos.onnx", "--epochs", 2, "--report", d / "cos2.json", check=True)
+    run_cli(*common, "-o", d / "cos.onnx", "--epochs", 4, "--resume", "--report", d / "cos4.json", check=True)
+    lrs2 = [h["lr"] for h in json.loads((d / "cos2.json").read_text())["history"]]
+    rep = json.loads((d / "cos4.json").read_text())
+    lrs4 = [h["lr"] for h in rep["history"]]
+    # 2-epoch run: 4e-3, 4e-3*(1+cos(pi/2))/2 = 2e-3; the resumed run keeps those and goes on with E = 4
+    assert lrs2 == pytest.approx([4e-3, 2e-3], rel=1e-9)
+    assert lrs4[:2] == pytest.approx(lrs2, rel=1e-9)
+    assert lrs4[2:] == pytest.approx([4e-3 * (1 + np.cos(np.pi * k / 4)) / 2 for k in (2, 3)], rel=1e-9)
+    assert rep["training"]["schedule"] == "cosine"
+    assert train.cosine_lr(1.0, 1, 10) == 1.0 and train.cosine_lr(1.0, 6, 10) == pytest.approx(0.5)
+
+
 def test_train_errors(tiny, tmp_path, capsys):
     from gnuradio.amc import cli as amc_cli
     d, path = tiny

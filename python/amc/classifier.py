@@ -22,9 +22,9 @@ been classified (its tag must be attached before the sample is passed on). The b
 keeps a look-ahead of less than one frame (plus the overlap when hop < frame_len) in the upstream
 buffer: it asks the scheduler (``forecast``) for enough input to complete the frames covering the
 output it produces, consumes exactly what it outputs, and never waits for a batch to fill. At the
-end of a *finite* stream the samples from the start of the last, incomplete frame on (fewer than
-frame_len) cannot be classified and are not passed on, because GNU Radio gives a Python block no
-call after its input is exhausted.
+end of a *finite* stream (the upstream block has finished, seen through ``amc.input_state``, since
+GNU Radio's Python bindings do not expose it) the samples of the last, incomplete frame are passed
+on untagged: that frame is never classified, and no sample is lost.
 """
 import json
 import os
@@ -36,7 +36,7 @@ import pmt
 from gnuradio import gr
 
 from . import contract as C
-from .amc_python import frame_signal, normalization_modes, normalize_frames
+from .amc_python import frame_signal, input_state, normalization_modes, normalize_frames
 from .paths import resolve_model
 
 #: Constructor parameter that can supply each metadata key when the model lacks it.
@@ -384,6 +384,7 @@ class _classifier_base(gr.basic_block):
         self._n_unusable = 0
         self._skipped_since_msg = 0
         self._last_warn = {}
+        self._flushed = False
 
     @staticmethod
     def _check_threshold(threshold):
@@ -454,7 +455,13 @@ class _classifier_base(gr.basic_block):
         # items before the next frame start are decided and can pass at once; otherwise the
         # frame starting at the next item must be complete. Plus the history items.
         free = self._next - self._consumed
+        if free <= 0 and self._upstream_done()[0]:
+            free = 1  # the stream has ended: one item is enough for general_work to flush the rest
         return [self._hist + (1 if free > 0 else self._L)] * ninputs
+
+    def _upstream_done(self):
+        """(done, items_available) of the input: see amc.input_state."""
+        return input_state(self.detail().input(0))
 
     def general_work(self, input_items, output_items):
         inp = input_items[0][self._hist:]  # the history items (already passed on) are not used
@@ -487,6 +494,16 @@ class _classifier_base(gr.basic_block):
             self._next = first + m * hop
             self._prune_tags()
         p = max(0, min(n_win, self._next - nread))
+        if p < n_win and self._next + L > avail_end:
+            # Everything available is decided except the last, incomplete frame. Pass it on
+            # untagged if the stream has ended and this call holds the last item.
+            done, total = self._upstream_done()
+            if done and total == len(input_items[0]):
+                if not self._flushed:
+                    self._flushed = True
+                    self.logger.debug(f"end of stream: {avail_end - self._next} samples of an incomplete "
+                                      f"frame at {self._next} passed on unclassified")
+                p = n_win
         if self._passthrough and p:
             output_items[0][:p] = inp[:p]
         self.consume(0, p)

@@ -132,10 +132,8 @@ class qa_classifier(gr_unittest.TestCase):
         out, tags, msgs, blk = run_flowgraph(self.model, x, hop=hop)
         offsets = list(range(0, len(x) - L + 1, hop))  # 0, 12, ..., 216
         self.check_tags(tags, x, hop, offsets)
-        # Samples from the start of the first incomplete frame (228) on cannot be tagged at the
-        # end of a finite stream; everything before passes unaltered.
-        self.assertEqual(len(out), offsets[-1] + hop)
-        np.testing.assert_array_equal(out, x[:len(out)])
+        # The incomplete frames from 228 on are never classified, but their samples pass too.
+        np.testing.assert_array_equal(out, x)
         self.assertEqual([m["offset"] for m in msgs], offsets)
 
     def test_003_hop_skipping(self):
@@ -145,8 +143,54 @@ class qa_classifier(gr_unittest.TestCase):
         offsets = list(range(0, len(x) - L + 1, hop))  # 0, 45, ..., 270
         self.assertEqual(offsets[-1], 270)
         self.check_tags(tags, x, hop, offsets)
-        # next frame would start at 315: the 5 samples from there on are held at the end
-        np.testing.assert_array_equal(out, x[:315])
+        # the next frame would start at 315: its 5 samples pass on untagged at the end
+        np.testing.assert_array_equal(out, x)
+
+    def test_003b_end_of_stream_passes_every_sample(self):
+        # Finite streams ending anywhere inside a frame, whatever the chunking: every sample
+        # comes out unaltered, tags only on the complete frames, none on the incomplete tail.
+        rng = np.random.default_rng(3)
+        base = tm.energy_frames("elleelleel", L, rng=rng).reshape(-1)  # 320 samples
+        for n, hop, max_noutput in ((320 - 1, 0, None), (320 - 31, 0, 7), (300, 12, None),
+                                    (300, 12, 5), (17, 0, None), (305, 45, 64), (320, 20, 1)):
+            with self.subTest(n=n, hop=hop, max_noutput=max_noutput):
+                x = base[:n]
+                out, tags, msgs, blk = run_flowgraph(self.model, x, hop=hop, max_noutput=max_noutput)
+                np.testing.assert_array_equal(out, x)
+                h = hop or L
+                offsets = list(range(0, n - L + 1, h))
+                if offsets:
+                    self.check_tags(tags, x, h, offsets)
+                else:
+                    self.assertEqual(tags_by_offset(tags), {})
+                self.assertEqual([m["offset"] for m in msgs], offsets)
+                self.assertEqual(blk.classified(), len(offsets))
+
+    def test_003c_input_state_binding(self):
+        # amc.input_state reads the upstream state a Python block cannot see otherwise.
+        seen = []
+
+        class probe(gr.sync_block):
+            def __init__(self):
+                gr.sync_block.__init__(self, name="probe", in_sig=[np.complex64], out_sig=[np.complex64])
+
+            def work(self, input_items, output_items):
+                seen.append(amc.input_state(self.detail().input(0)))
+                output_items[0][:] = input_items[0]
+                return len(output_items[0])
+
+        tb = gr.top_block()
+        src = blocks.vector_source_c([1j] * 100)
+        snk = blocks.vector_sink_c()
+        prb = probe()  # keep the Python object alive while the flowgraph runs
+        tb.connect(src, prb, snk)
+        tb.run()
+        self.assertEqual(len(snk.data()), 100)
+        for done, avail in seen:
+            self.assertIsInstance(done, bool)
+            self.assertTrue(0 < avail <= 100)
+        with self.assertRaisesRegex(ValueError, "no reader"):
+            amc.input_state(None)
 
     def test_004_same_tags_whatever_chunking_and_batch(self):
         rng = np.random.default_rng(7)

@@ -11,6 +11,7 @@ then is the file written (atomically: temporary file + rename).  ``--int8`` also
 (quantize.py) and reports its size and accuracy change on the test split.
 """
 import json
+import math
 import os
 import sys
 import time
@@ -35,6 +36,10 @@ def configure_parser(p):
     p.add_argument("--patience", type=int, default=DEFAULTS["patience"],
                    help="early stopping: epochs without a better validation loss before stopping "
                         "(the learning rate is halved after patience/2 such epochs)")
+    p.add_argument("--schedule", default="plateau", choices=("plateau", "cosine"),
+                   help="learning rate schedule: plateau halves it after patience/2 epochs without a better "
+                        "validation loss; cosine sets epoch e (1-based) to lr*(1+cos(pi*(e-1)/epochs))/2, so a "
+                        "resumed run with more --epochs continues the same curve")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of the split, shuffling and weights")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
@@ -253,6 +258,12 @@ def export_onnx(model, example, metadata, output_kind="logits", check_inputs=Non
 
 # ---------------------------------------------------------------------------------------------------------------
 
+def cosine_lr(lr, epoch, epochs):
+    """Learning rate of epoch `epoch` (1-based) of `epochs` on the cosine schedule: lr for the first epoch,
+    decaying to about lr/epochs^2 for the last."""
+    return lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
+
+
 def _log(args, msg):
     if not getattr(args, "quiet", False):
         print(msg, flush=True)
@@ -334,6 +345,9 @@ def run(args):
     stop_reason = "max epochs"
     while state["epoch"] < args.epochs:
         epoch = state["epoch"] + 1
+        if args.schedule == "cosine":
+            for g in opt.param_groups:
+                g["lr"] = cosine_lr(args.lr, epoch, args.epochs)
         t0 = time.time()
         model.train()
         rng = np.random.default_rng(args.seed * 1000 + epoch)
@@ -350,7 +364,8 @@ def run(args):
             tot_ok += int((logits.argmax(1) == yb).sum().item())
             tot_n += len(b)
         val_loss, val_acc, _ = _evaluate(model, x_va, y_va, device)
-        sched.step(val_loss)
+        if args.schedule == "plateau":
+            sched.step(val_loss)
         dt = time.time() - t0
         state["train_seconds"] += dt
         improved = val_loss < state["best_loss"] - 1e-4
@@ -391,6 +406,7 @@ def run(args):
     training = dict(command=" ".join(["gr-amc", "train"] + sys.argv[2:]) if sys.argv[1:2] == ["train"]
                     else " ".join(sys.argv), data=os.path.basename(args.data), epochs_run=state["epoch"],
                     best_epoch=state["best_epoch"], stop=stop_reason, batch_size=args.batch_size, lr=args.lr,
+                    schedule=args.schedule,
                     optimizer="Adam", split="6:2:2", frames=int(len(idx)), min_snr=args.min_snr,
                     max_snr=args.max_snr, val_loss=round(state["best_loss"], 5), test_acc=round(test_acc, 5),
                     train_seconds=round(state["train_seconds"], 1), parameters=n_params,

@@ -16,6 +16,7 @@ namespace py = pybind11;
 
 // Headers for binding functions
 void bind_kernels(py::module& m);
+void bind_input_state(py::module& m);
 void bind_framer(py::module& m);
 void bind_normalizer(py::module& m);
 
@@ -40,6 +41,7 @@ PYBIND11_MODULE(amc_python, m)
     py::module::import("gnuradio.gr");
 
     bind_kernels(m);
+    bind_input_state(m);
     bind_framer(m);
     bind_normalizer(m);
 }
