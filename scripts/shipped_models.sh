@@ -16,8 +16,9 @@ mkdir -p "$D/models"
 # --- data: training sets (seeds 1, 2) and test sets (seed 777, never used for training) ---------------------
 $G --preset rml2016a --format hdf5 -n 1500 --snrs=-10:18:2 --seed 2 --out "$D/rml2016a_train_s2.h5"   # GRU
 $G --preset rml2018a -n 300 --snrs=-6:30:2 --seed 1 --out "$D/rml2018a_train_s1.h5"                  # default
-$G --preset rml2016a --format hdf5 -n 100 --seed 777 --out "$D/rml2016a_test_s777.h5"
-$G --preset rml2018a -n 50 --seed 777 --out "$D/rml2018a_test_s777.h5"
+# test sets: shards of 10 frames, so each (class, SNR) cell holds 10 (5) independent channel realisations
+$G --preset rml2016a --format hdf5 -n 100 --seed 777 --shard-size 10 --out "$D/rml2016a_test_s777_sh10.h5"
+$G --preset rml2018a -n 50 --seed 777 --shard-size 10 --out "$D/rml2018a_test_s777_sh10.h5"
 
 # --- training (one thread each, run side by side in the background) -------------------------------------------
 # GRU: 45 min budget, then resumed from its checkpoint with a larger budget (same command + --resume)
@@ -37,11 +38,20 @@ nice -n 5 $GRAMC train "$D/rml2018a_train_s1.h5" -m mnv4s -o "$D/models/amc-defa
   --epochs 13 --batch-size 128 --lr 2e-3 --patience 6 --max-minutes 90 --seed 1 --int8 \
   --report "$D/models/amc-default.train.json" --resume
 
+# --- stage 2 (second session): both resumed from their stage-1 checkpoints on a cosine learning-rate schedule,
+# --epochs raised so that the cosine curve spans stage 1 and 2; --max-minutes counts both stages together.
+nice -n 5 $GRAMC train "$D/rml2018a_train_s1.h5" -m mnv4s -o "$D/models/amc-default.onnx" --threads 1 \
+  --epochs 28 --schedule cosine --batch-size 128 --lr 2e-3 --patience 6 --max-minutes 190 --seed 1 --int8 \
+  --report "$D/models/amc-default.train.json" --resume
+nice -n 5 $GRAMC train "$D/rml2016a_train_s2.h5" -m gru -o "$D/models/amc-gru.onnx" --normalization rms \
+  --threads 1 --epochs 76 --schedule cosine --batch-size 256 --lr 2e-3 --patience 6 --max-minutes 200 --seed 1 \
+  --int8 --report "$D/models/amc-gru.train.json" --resume
+
 # --- evaluation on the unseen test sets ----------------------------------------------------------------------
-$GRAMC evaluate "$D/rml2018a_test_s777.h5" -m "$D/models/amc-default.onnx" "$D/models/amc-default-int8.onnx" \
+$GRAMC evaluate "$D/rml2018a_test_s777_sh10.h5" -m "$D/models/amc-default.onnx" "$D/models/amc-default-int8.onnx" \
   --names amc-default amc-default-int8 -o "$D/eval-default" --confusion-snrs 0 8 10 30 \
   --title "amc-default on rml2018a (test seed 777)"
-$GRAMC evaluate "$D/rml2016a_test_s777.h5" -m "$D/models/amc-gru.onnx" "$D/models/amc-gru-int8.onnx" \
+$GRAMC evaluate "$D/rml2016a_test_s777_sh10.h5" -m "$D/models/amc-gru.onnx" "$D/models/amc-gru-int8.onnx" \
   --names amc-gru amc-gru-int8 -o "$D/eval-gru" --confusion-snrs 0 10 18 \
   --title "amc-gru on rml2016a (test seed 777)"
 # shipping: cp "$D/models/amc-default.onnx" "$D/models/amc-gru.onnx" gr-amc/models/
