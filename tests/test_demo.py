@@ -22,6 +22,13 @@ def test_demo_small_run(cli, tmp_path):
     assert all(0.0 <= v <= 1.0 for v in res["accuracy"].values())
     png = tmp_path / "accuracy_vs_snr.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and str(png) in out
+    # safe to run twice (make demo twice): the second run remakes its own files, same results
+    first = (tmp_path / "demo_dataset.h5").read_bytes()
+    p2 = cli("demo", "--out", tmp_path, "--classes", "BPSK", "FM", "--snrs", "0", "20", "--frames", "6",
+             check=True)
+    assert "model accuracy on the generated demo dataset" in p2.stdout
+    assert (tmp_path / "demo_dataset.h5").read_bytes() == first
+    assert json.load(open(tmp_path / "demo_results.json"))["accuracy"] == res["accuracy"]
 
 
 def test_demo_bad_arguments(cli, tmp_path):

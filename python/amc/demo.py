@@ -78,8 +78,10 @@ def run(args):
         from .cli import main as cli_main
         ds_path = os.path.join(args.out, "demo_dataset.h5")
         print(f"\n[1/3] generating a labelled dataset with the module's blocks -> {ds_path}")
+        # --overwrite: the file belongs to the demo (same seed, same content), so a second run
+        # (make demo twice) remakes it instead of failing
         rc = cli_main(["generate", "--preset", "demo", "--frame-length", str(runner.frame_len),
-                       "--out", ds_path])
+                       "--overwrite", "--out", ds_path])
         if rc != 0:
             raise CliError(f"dataset generation failed (exit status {rc})")
         dataset_acc = _dataset_accuracy(runner, ds_path)
