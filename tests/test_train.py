@@ -127,6 +127,31 @@ def test_cosine_schedule_and_resume_on_it(tiny):
     assert train.cosine_lr(1.0, 1, 10) == 1.0 and train.cosine_lr(1.0, 6, 10) == pytest.approx(0.5)
 
 
+def test_init_weights_fine_tunes_from_another_run(tiny):
+    from conftest import run_cli
+    d, path = tiny
+    common = ["train", path, "-m", "cnn1", "--batch-size", 48, "--threads", 1]
+    run_cli(*common, "--seed", 8, "-o", d / "base.onnx", "--epochs", 3, "-q", check=True)
+    p = run_cli(*common, "--seed", 9, "-o", d / "tuned.onnx", "--epochs", 1, "--lr", "1e-9",
+                "--init-weights", d / "base.onnx.ckpt", "--report", d / "tuned.json", check=True)
+    assert "initialized from the best weights of" in p.stdout
+    # with a learning rate of 1e-9 the fine-tuned model is the base run's best model
+    base = torch.load(str(d / "base.onnx.ckpt"), weights_only=False)["state"]["best_state"]
+    tuned = torch.load(str(d / "tuned.onnx.ckpt"), weights_only=False)["state"]["best_state"]
+    for k in base:
+        if base[k].is_floating_point():
+            np.testing.assert_allclose(tuned[k].numpy(), base[k].numpy(), atol=1e-6, err_msg=k)
+    rep = json.loads((d / "tuned.json").read_text())
+    assert rep["training"]["init_weights"] == str(d / "base.onnx.ckpt")
+    # another model's checkpoint, or no checkpoint at all: clear errors
+    p = run_cli(*common, "-m", "resnet", "-o", d / "x.onnx", "--init-weights", d / "base.onnx.ckpt")
+    assert p.returncode == 2 and "is for model 'cnn1'" in p.stderr
+    p = run_cli(*common, "-o", d / "x.onnx", "--init-weights", d / "base.onnx")
+    assert p.returncode == 2 and "is not a gr-amc training checkpoint" in p.stderr
+    p = run_cli(*common, "-o", d / "x.onnx", "--init-weights", d / "nope.ckpt")
+    assert p.returncode == 2 and "does not exist" in p.stderr
+
+
 def test_train_errors(tiny, tmp_path, capsys):
     from gnuradio.amc import cli as amc_cli
     d, path = tiny

@@ -62,6 +62,10 @@ def configure_parser(p):
                         "file name)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.ckpt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--init-weights", default=None, metavar="CKPT",
+                   help="fine-tune: start from the best weights of another run's checkpoint (same model, classes "
+                        "and frame length; e.g. trained on other data) with a fresh optimizer, schedule and "
+                        "early stopping (default: random initialization)")
     p.add_argument("--int8", action="store_true",
                    help="also write OUTPUT-int8.onnx (ONNX Runtime quantization) and report its size and "
                         "accuracy change on the test split")
@@ -290,6 +294,9 @@ def run(args):
     ckpt_path = args.checkpoint or args.output + ".ckpt"
     if args.resume and not os.path.isfile(ckpt_path):
         raise CliError(f"--resume: checkpoint {ckpt_path!r} does not exist")
+    if args.init_weights:
+        if not os.path.isfile(args.init_weights):
+            raise CliError(f"--init-weights: checkpoint {args.init_weights!r} does not exist")
 
     data = load_data(args.data)
     classes, attrs = data["classes"], data["attrs"]
@@ -324,6 +331,18 @@ def run(args):
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, args.patience // 2))
     state = dict(epoch=0, best_loss=float("inf"), best_epoch=0, best_state=None, history=[], bad_epochs=0,
                  train_seconds=0.0)
+    if args.init_weights and not args.resume:  # a resumed run continues from its own checkpoint
+        try:
+            ck = torch.load(args.init_weights, map_location=device, weights_only=False)
+            weights = ck["state"]["best_state"] or ck["weights"]
+        except Exception as e:  # noqa: BLE001  (torch.load raises many types)
+            raise CliError(f"--init-weights: {args.init_weights!r} is not a gr-amc training checkpoint ({e})")
+        if ck.get("model") != args.model or ck.get("classes") != classes or ck.get("frame_length") != frame_length:
+            raise CliError(f"--init-weights: checkpoint {args.init_weights!r} is for model {ck.get('model')!r}, "
+                           f"{len(ck.get('classes') or [])} classes, frame length {ck.get('frame_length')}; this "
+                           f"run has {args.model!r}, {len(classes)} classes, frame length {frame_length}")
+        model.load_state_dict(weights)
+        _log(args, f"initialized from the best weights of {args.init_weights} (epoch {ck['state']['best_epoch']})")
     if args.resume:
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
         if ck.get("model") != args.model or ck.get("classes") != classes or ck.get("seed") != args.seed \
@@ -406,7 +425,7 @@ def run(args):
     training = dict(command=" ".join(["gr-amc", "train"] + sys.argv[2:]) if sys.argv[1:2] == ["train"]
                     else " ".join(sys.argv), data=os.path.basename(args.data), epochs_run=state["epoch"],
                     best_epoch=state["best_epoch"], stop=stop_reason, batch_size=args.batch_size, lr=args.lr,
-                    schedule=args.schedule,
+                    schedule=args.schedule, init_weights=args.init_weights,
                     optimizer="Adam", split="6:2:2", frames=int(len(idx)), min_snr=args.min_snr,
                     max_snr=args.max_snr, val_loss=round(state["best_loss"], 5), test_acc=round(test_acc, 5),
                     train_seconds=round(state["train_seconds"], 1), parameters=n_params,
