@@ -51,7 +51,9 @@ nice -n 5 $GRAMC train "$D/rml2018a_train_s1.h5" -m mnv4s -o "$D/models/amc-defa
 cp "$D/models/amc-default.onnx.ckpt" "$D/models/amc-default.stage2.onnx.ckpt"
 
 # --- stage 3 (second session): the default fine-tuned from its stage-2 best weights on the seed-3 data with 5x
-# more channel realisations (fresh optimizer, cosine schedule, split and early stopping).
+# more channel realisations (fresh optimizer, cosine schedule, split and early stopping).  The recorded run was
+# started with --epochs 16, stopped after epoch 1 and resumed (same command + --resume) with --epochs 11; the
+# cosine schedule gives epoch 1 the same learning rate (1e-3) for any --epochs, so this command is the same run.
 nice -n 5 $GRAMC train "$D/rml2018a_train_s3_sh32.h5" -m mnv4s -o "$D/models/amc-default-s3.onnx" --threads 2 \
   --init-weights "$D/models/amc-default.stage2.onnx.ckpt" --epochs 11 --schedule cosine --batch-size 128 \
   --lr 1e-3 --patience 6 --max-minutes 65 --seed 1 --int8 --report "$D/models/amc-default-s3.train.json"
