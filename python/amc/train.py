@@ -65,7 +65,8 @@ def configure_parser(p):
     p.add_argument("--init-weights", default=None, metavar="CKPT",
                    help="fine-tune: start from the best weights of another run's checkpoint (same model, classes "
                         "and frame length; e.g. trained on other data) with a fresh optimizer, schedule and "
-                        "early stopping (default: random initialization)")
+                        "early stopping (default: random initialization); with --resume the run's own "
+                        "checkpoint wins")
     p.add_argument("--int8", action="store_true",
                    help="also write OUTPUT-int8.onnx (ONNX Runtime quantization) and report its size and "
                         "accuracy change on the test split")
@@ -294,9 +295,8 @@ def run(args):
     ckpt_path = args.checkpoint or args.output + ".ckpt"
     if args.resume and not os.path.isfile(ckpt_path):
         raise CliError(f"--resume: checkpoint {ckpt_path!r} does not exist")
-    if args.init_weights:
-        if not os.path.isfile(args.init_weights):
-            raise CliError(f"--init-weights: checkpoint {args.init_weights!r} does not exist")
+    if args.init_weights and not os.path.isfile(args.init_weights):
+        raise CliError(f"--init-weights: checkpoint {args.init_weights!r} does not exist")
 
     data = load_data(args.data)
     classes, attrs = data["classes"], data["attrs"]
