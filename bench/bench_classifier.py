@@ -77,10 +77,8 @@ def make_zoo(name, path, frame_len=1024, classes=contract.CLASSES_2018):
     net = models.build(name, len(classes), frame_len).eval()
     rep, layout = models.model_spec(name)
     x = contract.to_model_input(np.ones((2, frame_len), np.complex64), rep, layout)
-    meta = {contract.META_CLASSES: list(classes), contract.META_FRAME_LENGTH: frame_len,
-            contract.META_INPUT_LAYOUT: layout, contract.META_REPRESENTATION: rep,
-            contract.META_NORMALIZATION: "rms", contract.META_OUTPUT: "logits",
-            contract.META_MODEL: f"{name} (untrained)"}
+    meta = train.contract_metadata(name, classes, frame_len)
+    meta[contract.META_MODEL] = f"{name} (untrained)"
     blob, _ = train.export_onnx(net, x, meta)
     train.atomic_write_bytes(blob, path)
     return path, models.count_parameters(net)

@@ -384,7 +384,6 @@ class _classifier_base(gr.basic_block):
         self._n_unusable = 0
         self._skipped_since_msg = 0
         self._last_warn = {}
-        self._flushed = False
 
     @staticmethod
     def _check_threshold(threshold):
@@ -455,12 +454,12 @@ class _classifier_base(gr.basic_block):
         # items before the next frame start are decided and can pass at once; otherwise the
         # frame starting at the next item must be complete. Plus the history items.
         free = self._next - self._consumed
-        if free <= 0 and self._upstream_done()[0]:
+        if free <= 0 and self._input_state()[0]:
             free = 1  # the stream has ended: one item is enough for general_work to flush the rest
         return [self._hist + (1 if free > 0 else self._L)] * ninputs
 
-    def _upstream_done(self):
-        """(done, items_available) of the input: see amc.input_state."""
+    def _input_state(self):
+        """(upstream done, items available) of the input: see amc.input_state."""
         return input_state(self.detail().input(0))
 
     def general_work(self, input_items, output_items):
@@ -497,12 +496,10 @@ class _classifier_base(gr.basic_block):
         if p < n_win and self._next + L > avail_end:
             # Everything available is decided except the last, incomplete frame. Pass it on
             # untagged if the stream has ended and this call holds the last item.
-            done, total = self._upstream_done()
+            done, total = self._input_state()
             if done and total == len(input_items[0]):
-                if not self._flushed:
-                    self._flushed = True
-                    self.logger.debug(f"end of stream: {avail_end - self._next} samples of an incomplete "
-                                      f"frame at {self._next} passed on unclassified")
+                self.logger.debug(f"end of stream: {avail_end - self._next} samples of an incomplete "
+                                  f"frame at {self._next} passed on unclassified")
                 p = n_win
         if self._passthrough and p:
             output_items[0][:p] = inp[:p]

@@ -9,14 +9,32 @@
 The contract (metadata_props) is copied over unchanged, with amc.quantization added.  Used by
 `gr-amc train --int8` (which reports the size and accuracy change on the test split).
 """
+import contextlib
+import logging
 import os
 import tempfile
+
+
+@contextlib.contextmanager
+def _quiet_quantization():
+    """ONNX Runtime's quantization without its chatter: "removing unused initializer" (ORT logger) and
+    "consider pre-processing" hints (Python root logger, restored afterwards)."""
+    import onnxruntime
+    onnxruntime.set_default_logger_severity(3)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def quantize_file(src, dst, calib_inputs=None, method=None):
     """Write an int8 variant of the ONNX model src to dst.  Returns dict(method, bytes, float_bytes)."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                          quantize_static)
 
     proto = onnx.load(src)
     meta = [(p.key, p.value) for p in proto.metadata_props]
@@ -34,22 +52,7 @@ def quantize_file(src, dst, calib_inputs=None, method=None):
         def get_next(self):
             return next(self.items, None)
 
-    import logging
-    import onnxruntime
-    onnxruntime.set_default_logger_severity(3)            # no "removing unused initializer" chatter
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)                            # no "consider pre-processing" hints
-    try:
-        return _quantize(src, dst, proto, meta, method, input_name, calib_inputs, Reader)
-    finally:
-        root.setLevel(level)
-
-
-def _quantize(src, dst, proto, meta, method, input_name, calib_inputs, Reader):
-    import onnx
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _quiet_quantization():
         out = os.path.join(tmp, "q.onnx")
         if method == "dynamic":
             quantize_dynamic(src, out, weight_type=QuantType.QInt8)

@@ -263,6 +263,15 @@ def export_onnx(model, example, metadata, output_kind="logits", check_inputs=Non
 
 # ---------------------------------------------------------------------------------------------------------------
 
+def contract_metadata(name, classes, frame_length, normalization="rms", output="logits"):
+    """The contract keys a zoo model's ONNX file needs (representation and layout from the zoo)."""
+    from .models import model_spec
+    representation, layout = model_spec(name)
+    return {contract.META_CLASSES: list(classes), contract.META_FRAME_LENGTH: frame_length,
+            contract.META_INPUT_LAYOUT: layout, contract.META_REPRESENTATION: representation,
+            contract.META_NORMALIZATION: normalization, contract.META_OUTPUT: output, contract.META_MODEL: name}
+
+
 def cosine_lr(lr, epoch, epochs):
     """Learning rate of epoch `epoch` (1-based) of `epochs` on the cosine schedule: lr for the first epoch,
     decaying to about lr/epochs^2 for the last."""
@@ -430,13 +439,9 @@ def run(args):
                     max_snr=args.max_snr, val_loss=round(state["best_loss"], 5), test_acc=round(test_acc, 5),
                     train_seconds=round(state["train_seconds"], 1), parameters=n_params,
                     torch=torch.__version__)
-    metadata = {
-        contract.META_CLASSES: list(classes), contract.META_FRAME_LENGTH: frame_length,
-        contract.META_INPUT_LAYOUT: layout, contract.META_REPRESENTATION: representation,
-        contract.META_NORMALIZATION: normalization, contract.META_OUTPUT: args.output_kind,
-        contract.META_MODEL: args.model, contract.META_DATASET: args.dataset_name or dataset_name(attrs, args.data),
-        contract.META_SEED: args.seed, contract.META_TRAINING: training,
-    }
+    metadata = contract_metadata(args.model, classes, frame_length, normalization, args.output_kind)
+    metadata.update({contract.META_DATASET: args.dataset_name or dataset_name(attrs, args.data),
+                     contract.META_SEED: args.seed, contract.META_TRAINING: training})
     check = x_va[:64] if len(x_va) else x_tr[:64]
     try:
         blob, diff = export_onnx(model, check, metadata, args.output_kind, check_inputs=check)
