@@ -152,6 +152,46 @@ def test_init_weights_fine_tunes_from_another_run(tiny):
     assert p.returncode == 2 and "does not exist" in p.stderr
 
 
+def test_several_files_train_as_one(tiny, tmp_path):
+    """Files made with different seeds are joined (frames copied once, in order) and trained on as one data set;
+    files that disagree on classes or frame length are refused with both names in the message."""
+    from conftest import run_cli
+    d, path = tiny
+
+    def make(name, classes=CLASSES, n=48, length=L, seed=12):
+        out = tmp_path / name
+        run_cli("generate", "--preset", "demo", "--classes", ",".join(classes), "--snrs", "20", "-n", n,
+                "--frame-length", length, "--seed", seed, "--workers", 1, "--quiet", "--out", out, check=True)
+        return out
+
+    second = make("second.h5")
+    a, b = train.load_data(str(path)), train.load_data(str(second))
+    both = train.load_training_data([str(path), str(second)])
+    assert both["frames"].shape == (96 * 3 + 48 * 3, L) and both["frames"].dtype == np.complex64
+    from gnuradio.amc.evaluate import normalize_for_model   # each file re-normalized by the C++ kernel
+    np.testing.assert_array_equal(both["frames"], np.concatenate(
+        [normalize_for_model(x["frames"], "rms", "rms") for x in (a, b)]))
+    np.testing.assert_allclose(both["frames"], np.concatenate([a["frames"], b["frames"]]), atol=1e-6)
+    np.testing.assert_array_equal(both["labels"], np.concatenate([a["labels"], b["labels"]]))
+    np.testing.assert_array_equal(both["snrs"], np.concatenate([a["snrs"], b["snrs"]]))
+    assert both["classes"] == CLASSES and both["normalization"] == "rms"
+    assert both["names"] == ["demo seed 11", "demo seed 12"]
+
+    out, rep = tmp_path / "both.onnx", tmp_path / "both.json"
+    p = run_cli("train", path, second, "-m", "cnn1", "-o", out, "--epochs", 1, "--batch-size", 48, "--seed", 2,
+                "--threads", 1, "--report", rep, check=True)
+    assert f"on {path} + {second}: 432 frames of {L} samples" in p.stdout
+    report = json.loads(rep.read_text())
+    assert report["training"]["frames"] == 432
+    assert report["training"]["data"] == "tiny.h5 + second.h5"
+    assert report["metadata"][contract.META_DATASET] == "demo seed 11 + demo seed 12"
+
+    with pytest.raises(train.CliError, match=r"other.h5' has the classes \['BPSK', 'GMSK'\]; .*tiny.h5' has"):
+        train.load_training_data([str(path), str(make("other.h5", classes=["BPSK", "GMSK"], n=8))])
+    with pytest.raises(train.CliError, match=r"short.h5' has frames of 32 samples; .*tiny.h5' has 64"):
+        train.load_training_data([str(path), str(make("short.h5", n=8, length=32))])
+
+
 def test_train_errors(tiny, tmp_path, capsys):
     from gnuradio.amc import cli as amc_cli
     d, path = tiny

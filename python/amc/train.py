@@ -25,8 +25,11 @@ DEFAULTS = dict(epochs=30, batch_size=128, lr=1e-3, patience=6, seed=0)
 
 
 def configure_parser(p):
-    p.add_argument("data", help="dataset file (HDF5 in the RadioML 2018.01A layout, RadioML 2016 pickle or "
-                                "SigMF, anything datasets.load_dataset reads)")
+    p.add_argument("data", nargs="+",
+                   help="dataset file(s) (HDF5 in the RadioML 2018.01A layout, RadioML 2016 pickle or SigMF, "
+                        "anything datasets.load_dataset reads); several files (e.g. made with different seeds) "
+                        "are trained on as one data set and must have the same classes, in the same order, and "
+                        "the same frame length")
     p.add_argument("-m", "--model", required=True, choices=MODEL_NAMES,
                    help="architecture: " + "; ".join(f"{k}: {v[2]}" for k, v in MODEL_INFO.items()))
     p.add_argument("-o", "--output", required=True, help="ONNX file to write")
@@ -96,6 +99,75 @@ def load_data(path):
         raise CliError(f"dataset {path!r}: expected complex frames (N, L), got {out['frames'].dtype} "
                        f"{out['frames'].shape}")
     return out
+
+
+def load_training_data(paths, normalization=None):
+    """One or more dataset files -> one load_data dict whose frames are normalized with `normalization` (default:
+    the generator's normalization, which must then be the same for every file), plus "normalization" (the one
+    applied), "names" (dataset_name of each file) and "files" (their paths).  Frames are copied file by file into
+    one array, so the peak memory is the total plus one file."""
+    import numpy as np
+    from .evaluate import normalize_for_model
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not paths:
+        raise CliError("no dataset file given")
+    out, frames, pos, total = None, None, 0, 0
+    for i, path in enumerate(paths):
+        d = load_data(path)
+        data_norm = dataset_normalization(d["attrs"])
+        norm = normalization or data_norm
+        if norm is None:
+            raise CliError(f"dataset {path!r} does not say how its frames were normalized (no config "
+                           f"attribute); give --normalization ({', '.join(contract.NORMALIZATIONS)})")
+        if norm not in contract.NORMALIZATIONS:
+            raise CliError(f"dataset {path!r}: normalization {norm!r} in its config is not one of "
+                           f"{', '.join(contract.NORMALIZATIONS)}")
+        if out is None:
+            out = dict(labels=[], snrs=[], classes=d["classes"], attrs=d["attrs"], normalization=norm,
+                       names=[], files=[])
+            L = d["frames"].shape[1]
+            if len(paths) > 1:  # sizes first, so that the frames are copied once into their final array
+                total = len(d["frames"]) + sum(_count_frames(q) for q in paths[1:])
+                frames = np.empty((total, L), np.complex64)
+        else:
+            if d["classes"] != out["classes"]:
+                raise CliError(f"dataset {path!r} has the classes {d['classes']}; {paths[0]!r} has "
+                               f"{out['classes']} (several files must list the same classes in the same order)")
+            if d["frames"].shape[1] != L:
+                raise CliError(f"dataset {path!r} has frames of {d['frames'].shape[1]} samples; {paths[0]!r} "
+                               f"has {L}")
+            if norm != out["normalization"]:
+                raise CliError(f"dataset {path!r} was normalized with {norm!r}, {paths[0]!r} with "
+                               f"{out['normalization']!r}; give --normalization to train on both")
+        x = normalize_for_model(d["frames"], norm, data_norm)
+        if frames is None:
+            frames = x
+        else:
+            if pos + len(x) > total:
+                raise CliError(f"dataset {path!r} changed while it was read")
+            frames[pos:pos + len(x)] = x
+        pos += len(x)
+        out["labels"].append(d["labels"])
+        out["snrs"].append(d["snrs"])
+        out["names"].append(dataset_name(d["attrs"], path))
+        out["files"].append(path)
+        del d, x
+    out["frames"] = frames[:pos]
+    out["labels"] = np.concatenate(out["labels"])
+    out["snrs"] = np.concatenate(out["snrs"])
+    return out
+
+
+def _count_frames(path):
+    """Number of frames in a dataset file without keeping them (a cheap header read for HDF5)."""
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            if "X" in f:
+                return int(f["X"].shape[0])
+    except (OSError, ImportError):
+        pass
+    return len(load_data(path)["labels"])
 
 
 def dataset_normalization(attrs):
@@ -307,29 +379,21 @@ def run(args):
     if args.init_weights and not os.path.isfile(args.init_weights):
         raise CliError(f"--init-weights: checkpoint {args.init_weights!r} does not exist")
 
-    data = load_data(args.data)
-    classes, attrs = data["classes"], data["attrs"]
+    data = load_training_data(args.data, args.normalization)
+    classes = data["classes"]
     frame_length = data["frames"].shape[1]
-    data_norm = dataset_normalization(attrs)
-    normalization = args.normalization or data_norm
-    if normalization is None:
-        raise CliError(f"dataset {args.data!r} does not say how its frames were normalized (no config "
-                       f"attribute); give --normalization ({', '.join(contract.NORMALIZATIONS)})")
-    if normalization not in contract.NORMALIZATIONS:
-        raise CliError(f"dataset {args.data!r}: normalization {normalization!r} in its config is not one of "
-                       f"{', '.join(contract.NORMALIZATIONS)}")
-    from .evaluate import normalize_for_model
-    data["frames"] = normalize_for_model(data["frames"], normalization, data_norm)
+    normalization = data["normalization"]
+    data_label = " + ".join(data["files"])
     representation, layout = models.model_spec(args.model)
 
     idx = select_frames(data, args.min_snr, args.max_snr, args.max_frames, args.seed)
     if len(idx) < 10:
-        raise CliError(f"dataset {args.data!r}: only {len(idx)} frames left after the SNR window/subsample")
+        raise CliError(f"dataset {data_label!r}: only {len(idx)} frames left after the SNR window/subsample")
     tr, va, te = (idx[s] for s in split_indices(len(idx), args.seed))
     x_tr, x_va, x_te = (contract.to_model_input(data["frames"][s], representation, layout) for s in (tr, va, te))
     y = data["labels"]
     y_tr, y_va, y_te = y[tr], y[va], y[te]
-    _log(args, f"gr-amc train: {args.model} ({representation}, {layout}) on {args.data}: {len(idx)} frames of "
+    _log(args, f"gr-amc train: {args.model} ({representation}, {layout}) on {data_label}: {len(idx)} frames of "
                f"{frame_length} samples, {len(classes)} classes, normalization {normalization}; "
                f"split train/val/test {len(tr)}/{len(va)}/{len(te)}")
 
@@ -432,7 +496,7 @@ def run(args):
          ", ".join(f"{s:g}:{a:.2f}" for s, a in per_snr.items()))
 
     training = dict(command=" ".join(["gr-amc", "train"] + sys.argv[2:]) if sys.argv[1:2] == ["train"]
-                    else " ".join(sys.argv), data=os.path.basename(args.data), epochs_run=state["epoch"],
+                    else " ".join(sys.argv), data=" + ".join(os.path.basename(f) for f in data["files"]), epochs_run=state["epoch"],
                     best_epoch=state["best_epoch"], stop=stop_reason, batch_size=args.batch_size, lr=args.lr,
                     schedule=args.schedule, init_weights=args.init_weights,
                     optimizer="Adam", split="6:2:2", frames=int(len(idx)), min_snr=args.min_snr,
@@ -440,7 +504,7 @@ def run(args):
                     train_seconds=round(state["train_seconds"], 1), parameters=n_params,
                     torch=torch.__version__)
     metadata = contract_metadata(args.model, classes, frame_length, normalization, args.output_kind)
-    metadata.update({contract.META_DATASET: args.dataset_name or dataset_name(attrs, args.data),
+    metadata.update({contract.META_DATASET: args.dataset_name or " + ".join(dict.fromkeys(data["names"])),
                      contract.META_SEED: args.seed, contract.META_TRAINING: training})
     check = x_va[:64] if len(x_va) else x_tr[:64]
     try:
