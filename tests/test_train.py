@@ -152,6 +152,34 @@ def test_init_weights_fine_tunes_from_another_run(tiny):
     assert p.returncode == 2 and "does not exist" in p.stderr
 
 
+def test_clip_grad_bounds_every_step(tiny, tmp_path):
+    """--clip-grad clips the gradient norm before each Adam step: clipped to 1e-12 (far below Adam's eps of 1e-8)
+    the steps vanish and fine-tuning leaves the weights where they started; unclipped, the same run moves them."""
+    from conftest import run_cli
+    d, path = tiny
+    common = ["train", path, "-m", "cnn1", "--batch-size", 48, "--threads", 1, "-q"]
+    run_cli(*common, "--seed", 8, "-o", tmp_path / "base.onnx", "--epochs", 1, check=True)
+    base = torch.load(str(tmp_path / "base.onnx.ckpt"), weights_only=False)["weights"]
+
+    def tuned(tag, *extra):
+        run_cli(*common, "--seed", 9, "-o", tmp_path / f"{tag}.onnx", "--epochs", 1, "--lr", "1e-2",
+                "--init-weights", tmp_path / "base.onnx.ckpt", "--report", tmp_path / f"{tag}.json", *extra,
+                check=True)
+        return torch.load(str(tmp_path / f"{tag}.onnx.ckpt"), weights_only=False)["weights"]
+
+    clipped, free = tuned("clipped", "--clip-grad", "1e-12"), tuned("free")
+    moved = 0.0
+    for k in base:
+        if base[k].is_floating_point() and "running" not in k:
+            np.testing.assert_allclose(clipped[k].numpy(), base[k].numpy(), atol=1e-5, err_msg=k)
+            moved = max(moved, float((free[k] - base[k]).abs().max()))
+    assert moved > 1e-3
+    assert json.loads((tmp_path / "clipped.json").read_text())["training"]["clip_grad"] == 1e-12
+    assert json.loads((tmp_path / "free.json").read_text())["training"]["clip_grad"] is None
+    p = run_cli(*common, "-o", tmp_path / "x.onnx", "--clip-grad", "-1")
+    assert p.returncode == 2 and "--clip-grad must be a finite number >= 0" in p.stderr
+
+
 def test_several_files_train_as_one(tiny, tmp_path):
     """Files made with different seeds are joined (frames copied once, in order) and trained on as one data set;
     files that disagree on classes or frame length are refused with both names in the message."""

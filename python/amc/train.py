@@ -43,6 +43,9 @@ def configure_parser(p):
                    help="learning rate schedule: plateau halves it after patience/2 epochs without a better "
                         "validation loss; cosine sets epoch e (1-based) to lr*(1+cos(pi*(e-1)/epochs))/2, so a "
                         "resumed run with more --epochs continues the same curve")
+    p.add_argument("--clip-grad", type=float, default=0.0, metavar="NORM",
+                   help="clip the gradient's global L2 norm to NORM before each step (0: no clipping); steadies "
+                        "recurrent models (lstm2, gru) at higher learning rates")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of the split, shuffling and weights")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
@@ -368,6 +371,8 @@ def run(args):
     for name in ("epochs", "batch_size", "patience"):
         if getattr(args, name) < 1:
             raise CliError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not (args.clip_grad >= 0 and math.isfinite(args.clip_grad)):
+        raise CliError(f"--clip-grad must be a finite number >= 0 (0: no clipping), got {args.clip_grad}")
     if not args.output.endswith(".onnx"):
         raise CliError(f"--output {args.output!r}: the file name must end with .onnx")
     if args.hidden is not None and args.model != "gru":
@@ -451,6 +456,8 @@ def run(args):
             logits = model(xb)
             loss = torch.nn.functional.cross_entropy(logits, yb)
             loss.backward()
+            if args.clip_grad:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
             opt.step()
             tot_loss += float(loss.item()) * len(b)
             tot_ok += int((logits.argmax(1) == yb).sum().item())
@@ -498,7 +505,7 @@ def run(args):
     training = dict(command=" ".join(["gr-amc", "train"] + sys.argv[2:]) if sys.argv[1:2] == ["train"]
                     else " ".join(sys.argv), data=" + ".join(os.path.basename(f) for f in data["files"]), epochs_run=state["epoch"],
                     best_epoch=state["best_epoch"], stop=stop_reason, batch_size=args.batch_size, lr=args.lr,
-                    schedule=args.schedule, init_weights=args.init_weights,
+                    schedule=args.schedule, clip_grad=args.clip_grad or None, init_weights=args.init_weights,
                     optimizer="Adam", split="6:2:2", frames=int(len(idx)), min_snr=args.min_snr,
                     max_snr=args.max_snr, val_loss=round(state["best_loss"], 5), test_acc=round(test_acc, 5),
                     train_seconds=round(state["train_seconds"], 1), parameters=n_params,
