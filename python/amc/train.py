@@ -108,14 +108,14 @@ def load_training_data(paths, normalization=None):
     """One or more dataset files -> one load_data dict whose frames are normalized with `normalization` (default:
     the generator's normalization, which must then be the same for every file), plus "normalization" (the one
     applied), "names" (dataset_name of each file) and "files" (their paths).  Frames are copied file by file into
-    one array, so the peak memory is the total plus one file."""
+    one array, so the peak memory is the total plus about two files (one as read, one normalized)."""
     import numpy as np
     from .evaluate import normalize_for_model
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not paths:
         raise CliError("no dataset file given")
     out, frames, pos, total = None, None, 0, 0
-    for i, path in enumerate(paths):
+    for path in paths:
         d = load_data(path)
         data_norm = dataset_normalization(d["attrs"])
         norm = normalization or data_norm
@@ -503,7 +503,8 @@ def run(args):
          ", ".join(f"{s:g}:{a:.2f}" for s, a in per_snr.items()))
 
     training = dict(command=" ".join(["gr-amc", "train"] + sys.argv[2:]) if sys.argv[1:2] == ["train"]
-                    else " ".join(sys.argv), data=" + ".join(os.path.basename(f) for f in data["files"]), epochs_run=state["epoch"],
+                    else " ".join(sys.argv), data=" + ".join(os.path.basename(f) for f in data["files"]),
+                    epochs_run=state["epoch"],
                     best_epoch=state["best_epoch"], stop=stop_reason, batch_size=args.batch_size, lr=args.lr,
                     schedule=args.schedule, clip_grad=args.clip_grad or None, init_weights=args.init_weights,
                     optimizer="Adam", split="6:2:2", frames=int(len(idx)), min_snr=args.min_snr,
