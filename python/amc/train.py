@@ -1,10 +1,11 @@
-"""`gr-amc train`: train a zoo model on a dataset file and export it to a self-describing ONNX file.
+"""`gr-amc train`: train a zoo model on one or more dataset files and export it to a self-describing ONNX file.
 
-Pipeline: load the dataset (datasets.load_dataset: complex frames, already normalized by the generator with the
-normalization named in the file's attributes) -> optional SNR filter / subsampling -> seeded 6:2:2 split
-(train/validation/test) -> contract.to_model_input (the representation and layout of the model, the same function
-the classifier block uses) -> Adam, learning rate halved when the validation loss stalls, early stopping on the
-validation loss, a checkpoint after every epoch (``--resume`` continues from it) -> the best weights are exported
+Pipeline: load the dataset file(s) (datasets.load_dataset: complex frames, already normalized by the generator
+with the normalization named in the file's attributes; several files are joined, load_training_data) -> optional
+SNR filter / subsampling -> seeded 6:2:2 split (train/validation/test) -> contract.to_model_input (the
+representation and layout of the model, the same function the classifier block uses) -> Adam (learning rate
+halved when the validation loss stalls, or a cosine schedule; optional gradient-norm clipping), early stopping on
+the validation loss, a checkpoint after every epoch (``--resume`` continues from it) -> the best weights are exported
 with torch.onnx.export(dynamo=False, dynamic batch axis), the contract is written into metadata_props, the ONNX
 graph is run with ONNX Runtime on validation frames (batch 1 and a batch of 64) and compared with PyTorch, and only
 then is the file written (atomically: temporary file + rename).  ``--int8`` also writes an int8 variant
@@ -105,9 +106,9 @@ def load_data(path):
 
 
 def load_training_data(paths, normalization=None):
-    """One or more dataset files -> one load_data dict whose frames are normalized with `normalization` (default:
-    the generator's normalization, which must then be the same for every file), plus "normalization" (the one
-    applied), "names" (dataset_name of each file) and "files" (their paths).  Frames are copied file by file into
+    """One or more dataset files -> dict(frames, labels, snrs, classes) as load_data's, the frames normalized with
+    `normalization` (default: the generator's normalization, which must then be the same for every file), plus
+    "normalization" (the one applied), "names" (dataset_name of each file) and "files" (their paths).  Frames are copied file by file into
     one array, so the peak memory is the total plus about two files (one as read, one normalized)."""
     import numpy as np
     from .evaluate import normalize_for_model
@@ -126,8 +127,7 @@ def load_training_data(paths, normalization=None):
             raise CliError(f"dataset {path!r}: normalization {norm!r} in its config is not one of "
                            f"{', '.join(contract.NORMALIZATIONS)}")
         if out is None:
-            out = dict(labels=[], snrs=[], classes=d["classes"], attrs=d["attrs"], normalization=norm,
-                       names=[], files=[])
+            out = dict(labels=[], snrs=[], classes=d["classes"], normalization=norm, names=[], files=[])
             L = d["frames"].shape[1]
             if len(paths) > 1:  # sizes first, so that the frames are copied once into their final array
                 total = len(d["frames"]) + sum(_count_frames(q) for q in paths[1:])
