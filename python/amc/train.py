@@ -108,8 +108,9 @@ def load_data(path):
 def load_training_data(paths, normalization=None):
     """One or more dataset files -> dict(frames, labels, snrs, classes) as load_data's, the frames normalized with
     `normalization` (default: the generator's normalization, which must then be the same for every file), plus
-    "normalization" (the one applied), "names" (dataset_name of each file) and "files" (their paths).  Frames are copied file by file into
-    one array, so the peak memory is the total plus about two files (one as read, one normalized)."""
+    "normalization" (the one applied), "names" (dataset_name of each file) and "files" (their paths).  Frames are
+    copied file by file into one array, so the peak memory is the total plus about two files (one as read, one
+    normalized)."""
     import numpy as np
     from .evaluate import normalize_for_model
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
