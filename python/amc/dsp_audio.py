@@ -8,6 +8,8 @@
   formant resonators, band-limited to 150 Hz - 4 kHz, with a half-sine syllable envelope and a fixed
   level; 40-200 ms pauses between words and 0.3-0.6 s pauses (and maybe a new "speaker": pitch,
   loudness) after every fourth word; soft-limited (tanh) to |a| < 1; starts at a random offset.
+  About a third of it is silence (the pauses); with ``pauses=False`` the words follow each other
+  without pauses (continuous speech, no silent stretches beyond the syllable envelopes' edges).
 * :class:`WavAudio` — a user's WAV file, mixed to mono, resampled to the audio rate, DC removed,
   scaled to peak 1 and looped from a random start offset.
 
@@ -38,13 +40,17 @@ def _resonator(freq, bw, rate):
 
 
 class SpeechLikeAudio:
-    """Endless seeded speech-like audio at ``rate`` Hz, produced in blocks of ``block`` samples."""
+    """Endless seeded speech-like audio at ``rate`` Hz, produced in blocks of ``block`` samples.
+
+    ``pauses=False`` leaves out the pauses between words and phrases (continuous speech).
+    """
 
     #: gain before the tanh soft limiter (active-speech RMS about 0.3 before limiting)
     DRIVE = 0.3
 
-    def __init__(self, rng, rate=AUDIO_RATE, block=AUDIO_BLOCK):
+    def __init__(self, rng, rate=AUDIO_RATE, block=AUDIO_BLOCK, pauses=True):
         self.rng = rng
+        self.pauses = bool(pauses)
         self.rate = float(rate)
         self.block = int(block)
         self._pending = []
@@ -75,7 +81,8 @@ class SpeechLikeAudio:
                     self._new_speaker()
             else:
                 n = int(rng.uniform(0.04, 0.2) * fs)
-            return np.zeros(n)
+            if self.pauses:
+                return np.zeros(n)
         self._left -= 1
         n = int(rng.uniform(0.08, 0.28) * fs)
         t = np.arange(n) / n
@@ -122,16 +129,20 @@ class SpeechLikeAudio:
 #: gave 0.04157, 0.04124, 0.04146 and 0.04214 (see :func:`measure_speech_power`; a QA test re-checks it;
 #: 10 s windows vary by about +-6 % (std)). The analog modulators divide by it for unit average power.
 SPEECH_POWER = 0.0416
+#: The same for ``SpeechLikeAudio(pauses=False)``: 600 s with seeds 20240601, 1, 2 and 777 gave
+#: 0.06040, 0.06087, 0.06031 and 0.06006 (the pauses are about 31 % of the time with pauses).
+SPEECH_POWER_CONTINUOUS = 0.0604
 
 
-def speech_power():
-    """Long-term mean square of the built-in speech-like audio (:data:`SPEECH_POWER`)."""
-    return SPEECH_POWER
+def speech_power(pauses=True):
+    """Long-term mean square of the built-in speech-like audio (:data:`SPEECH_POWER`, or
+    :data:`SPEECH_POWER_CONTINUOUS` without pauses)."""
+    return SPEECH_POWER if pauses else SPEECH_POWER_CONTINUOUS
 
 
-def measure_speech_power(seconds, seed):
+def measure_speech_power(seconds, seed, pauses=True):
     """Mean square of ``seconds`` of :class:`SpeechLikeAudio` made with ``seed``."""
-    src = SpeechLikeAudio(np.random.default_rng(seed))
+    src = SpeechLikeAudio(np.random.default_rng(seed), pauses=pauses)
     nblocks = max(1, int(seconds * AUDIO_RATE / AUDIO_BLOCK))
     acc = 0.0
     for _ in range(nblocks):

@@ -157,11 +157,18 @@ class Modulator:
     """Endless seeded complex baseband of one class; ``read(n)`` returns the next n complex64 samples.
 
     Parameters are those of ``amc.modulation_source`` (validated here). ``audio_file`` (WAV) drives the
-    analog classes instead of the built-in speech-like source.
+    analog classes instead of the built-in speech-like source; ``speech_pauses=False`` makes the built-in
+    source continuous speech (no pauses between words).
     """
 
-    def __init__(self, modulation, samples_per_symbol=8, rolloff=0.35, seed=0, audio_file=""):
+    def __init__(self, modulation, samples_per_symbol=8, rolloff=0.35, seed=0, audio_file="", speech_pauses=True):
         check_params(modulation, samples_per_symbol, rolloff, seed)
+        if not isinstance(speech_pauses, (bool, np.bool_)):
+            raise ValueError(f"speech_pauses: must be True or False, got {speech_pauses!r}")
+        if audio_file and not speech_pauses:
+            raise ValueError("speech_pauses: False applies to the built-in speech-like audio only; with an "
+                             "audio_file the file's own pauses are used (cut them from the file instead)")
+        self.speech_pauses = bool(speech_pauses)
         self.modulation = modulation
         self.sps = int(samples_per_symbol)
         self.rolloff = float(rolloff)
@@ -241,8 +248,8 @@ class Modulator:
             self.audio = dsp_audio.WavAudio(self.audio_file, rng)
             pa = self.audio.power
         else:
-            self.audio = dsp_audio.SpeechLikeAudio(rng)
-            pa = dsp_audio.speech_power()
+            self.audio = dsp_audio.SpeechLikeAudio(rng, pauses=self.speech_pauses)
+            pa = dsp_audio.speech_power(self.speech_pauses)
         self.audio_power = pa
         L = AUDIO_INTERP
         self._interp = PolyphaseInterpolator(lowpass_taps(12 * L + 1, 6e3 / NOMINAL_RATE, gain=L), L)

@@ -43,16 +43,20 @@ class modulation_source(gr.sync_block):
         tag_interval: ``amc:truth`` every this many samples (0: only at offset 0).
         audio_file: optional PCM WAV file that drives the analog classes instead of the built-in
             speech-like audio.
+        speech_pauses: True (default): the built-in audio pauses between words and phrases, as speech
+            does (about 31 % of the time; in a pause the analog classes send a bare carrier, or nothing
+            for the suppressed-carrier ones, and cannot be told apart). False: continuous speech.
+            Only for the built-in audio (False with an ``audio_file`` is an error).
     """
 
     def __init__(self, modulation="QPSK", samples_per_symbol=8, rolloff=0.35, seed=0, tag_interval=1024,
-                 audio_file=""):
+                 audio_file="", speech_pauses=True):
         self.tag_interval = _check_tag_interval(tag_interval)
         if audio_file is None:
             audio_file = ""
         if not isinstance(audio_file, str):
             raise ValueError(f"audio_file: expected a path string ('' for the built-in audio), got {audio_file!r}")
-        self.mod = Modulator(modulation, samples_per_symbol, rolloff, seed, audio_file)
+        self.mod = Modulator(modulation, samples_per_symbol, rolloff, seed, audio_file, speech_pauses)
         gr.sync_block.__init__(self, name="amc_modulation_source", in_sig=None, out_sig=[np.complex64])
         _large_output_buffer(self)
         self.modulation = modulation

@@ -262,6 +262,30 @@ class qa_modulation_source(gr_unittest.TestCase):
         self.assertGreater(float(np.mean(e < 0.01 * e.mean())), 0.05)
         self.assertGreater(float(np.std(e) / np.mean(e)), 0.7)
 
+    def test_speech_pauses_off_is_continuous(self):
+        # with pauses about a third of the 0.64 ms stretches (one 128-sample frame at 200 kS/s) are silent,
+        # without them almost none; the power constant of the continuous variant matches a new measurement
+        def silent_fraction(pauses):
+            a = dsp_audio.SpeechLikeAudio(np.random.default_rng(5), pauses=pauses)
+            x = np.concatenate([a.next_block() for _ in range(120)])      # ~20 s
+            return float(np.mean(np.abs(x.reshape(-1, 16)).max(axis=1) < 0.01))
+        self.assertGreater(silent_fraction(True), 0.2)
+        self.assertLess(silent_fraction(False), 0.04)
+        self.assertAlmostEqual(dsp_audio.measure_speech_power(60, 4242, pauses=False)
+                               / dsp_audio.SPEECH_POWER_CONTINUOUS, 1.0, delta=0.06)
+        # the default is speech_pauses=True
+        a, _ = run_source("WBFM", 20000, seed=3)
+        b, _ = run_source("WBFM", 20000, seed=3, speech_pauses=True)
+        c, _ = run_source("AM-DSB-SC", 400000, seed=3, speech_pauses=False)
+        self.assertTrue(np.array_equal(a, b))
+        # continuous AM-DSB-SC: unit power, and its 0.64 ms stretches carry signal almost everywhere
+        self.assertAlmostEqual(float(np.mean(np.abs(c.astype(np.complex128)) ** 2)), 1.0, delta=0.1)
+        frame_power = np.mean(np.abs(c[: len(c) // 128 * 128].reshape(-1, 128)) ** 2, axis=1)
+        self.assertLess(float(np.mean(frame_power < 1e-3)), 0.04)
+        d, _ = run_source("AM-DSB-SC", 400000, seed=3)
+        frame_power = np.mean(np.abs(d[: len(d) // 128 * 128].reshape(-1, 128)) ** 2, axis=1)
+        self.assertGreater(float(np.mean(frame_power < 1e-3)), 0.15)
+
     def test_wav_file_drives_analog_classes(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "tone.wav")
@@ -328,6 +352,16 @@ class qa_modulation_source(gr_unittest.TestCase):
             with self.assertRaises(ValueError) as cm:
                 amc.modulation_source("FM", audio_file=f.name)
             self.assertIn("audio_file", str(cm.exception))
+        with self.assertRaises(ValueError) as cm:
+            amc.modulation_source("FM", speech_pauses="no")
+        self.assertIn("speech_pauses", str(cm.exception))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "tone.wav")
+            write_wav(path, 0.5 * np.sin(2 * np.pi * 1000 * np.arange(8000) / 8000.0), 8000)
+            with self.assertRaises(ValueError) as cm:
+                amc.modulation_source("FM", audio_file=path, speech_pauses=False)
+            self.assertIn("speech_pauses", str(cm.exception))
+            self.assertIn("built-in", str(cm.exception))
         # rolloff 1 is allowed
         amc.modulation_source("QPSK", rolloff=1.0)
 
