@@ -1,7 +1,7 @@
 #!/bin/bash
 # How the shipped models gr-amc/models/amc-default.onnx and amc-gru.onnx were made: data, training, evaluation.
 # These are the exact commands of the recorded runs (docs/models.md has the results), in training stages run in
-# three working sessions on the 2-core CPU of the development machine (about 6 hours of training in all).
+# four working sessions on the 2-core CPU of the development machine (about 7.5 hours of training in all).
 # Where a run was stopped by hand, the comment says so and gives the option that reproduces the same stop.
 #
 #   scripts/shipped_models.sh [DATA_DIR]          (default /work/data; outputs DATA_DIR/models, DATA_DIR/eval-*)
@@ -72,7 +72,7 @@ $G --preset rml2016a --format hdf5 -n 1000 --snrs=-10:18:2 --seed 6 --shard-size
 nice -n 5 $GRAMC train "$D/rml2016a_train_s6_sh16.h5" -m gru -o "$D/models/amc-gru-s3.onnx" --normalization rms \
   --threads 2 --init-weights "$D/models/amc-gru.onnx.ckpt" --epochs 16 --schedule cosine --batch-size 256 \
   --lr 1e-3 --patience 6 --max-minutes 32 --seed 1 --int8 --report "$D/models/amc-gru-s3.train.json"
-# the default's stage 6 (shipped): fine-tuned from the stage-4 best on the seed-4 and seed-5 files together, frames
+# the default's stage 6: fine-tuned from the stage-4 best on the seed-4 and seed-5 files together, frames
 # at SNR >= 0 dB only (138,240 training frames), 7 epochs (the recorded run was re-exported from its checkpoint
 # with the same command + --resume, run from $D with relative paths, so that the model's metadata holds no
 # machine paths)
@@ -87,15 +87,31 @@ nice -n 5 $GRAMC train "$D/rml2018a_train_s4_sh16.h5" "$D/rml2018a_train_s5_sh8.
 #     --lr 7e-4 --patience 6 --max-minutes 60 --seed 1 --int8 --report "$D/models/amc-default-s5.train.json"
 #   (early stopping after epoch 8, best epoch 2)
 
+
+# --- session 4: both fine-tuned again on more frames per epoch, SNR >= 0 dB (run from $D with relative paths,
+# exactly as recorded in the models' metadata).
+# the default's stage 7 (shipped): from the stage-6 best on the seed-3, -4 and -5 files together (207,360 training
+# frames per epoch)
+(cd "$D" && nice -n 5 $GRAMC train rml2018a_train_s3_sh32.h5 rml2018a_train_s4_sh16.h5 rml2018a_train_s5_sh8.h5 \
+  -m mnv4s -o models/amc-default-s7.onnx --threads 2 --min-snr 0 --init-weights models/amc-default-s6.onnx.ckpt \
+  --epochs 6 --schedule cosine --batch-size 128 --lr 3e-4 --patience 4 --max-minutes 55 --seed 1 --int8 \
+  --report models/amc-default-s7.train.json)
+# the GRU's stage 4 (shipped): from the stage-3 best on the seed-6 file and new seed-7 data (SNR 0..18 dB) together
+$G --preset rml2016a --format hdf5 -n 1000 --snrs=0:18:2 --seed 7 --shard-size 16 --out "$D/rml2016a_train_s7_sh16.h5"
+(cd "$D" && nice -n 5 $GRAMC train rml2016a_train_s6_sh16.h5 rml2016a_train_s7_sh16.h5 -m gru \
+  -o models/amc-gru-s4.onnx --normalization rms --threads 2 --min-snr 0 --init-weights models/amc-gru-s3.onnx.ckpt \
+  --epochs 12 --schedule cosine --batch-size 256 --lr 5e-4 --patience 5 --max-minutes 30 --seed 1 --int8 \
+  --report models/amc-gru-s4.train.json)
+
 # --- evaluation on the unseen test sets ----------------------------------------------------------------------
-$GRAMC evaluate "$D/rml2018a_test_s777_sh10.h5" -m "$D/models/amc-default-s6.onnx" \
-  "$D/models/amc-default-s6-int8.onnx" --names amc-default amc-default-int8 -o "$D/eval-default" \
+$GRAMC evaluate "$D/rml2018a_test_s777_sh10.h5" -m "$D/models/amc-default-s7.onnx" \
+  "$D/models/amc-default-s7-int8.onnx" --names amc-default amc-default-int8 -o "$D/eval-default" \
   --confusion-snrs 0 8 10 30 --title "amc-default on rml2018a (test seed 777)"
-$GRAMC evaluate "$D/rml2016a_test_s777_sh10.h5" -m "$D/models/amc-gru-s3.onnx" "$D/models/amc-gru-s3-int8.onnx" \
+$GRAMC evaluate "$D/rml2016a_test_s777_sh10.h5" -m "$D/models/amc-gru-s4.onnx" "$D/models/amc-gru-s4-int8.onnx" \
   --names amc-gru amc-gru-int8 -o "$D/eval-gru" --confusion-snrs 0 10 18 \
   --title "amc-gru on rml2016a (test seed 777)"
 
 # --- ship ------------------------------------------------------------------------------------------------------
-cp "$D/models/amc-default-s6.onnx" gr-amc/models/amc-default.onnx
-cp "$D/models/amc-default-s6-int8.onnx" gr-amc/models/amc-default-int8.onnx
-cp "$D/models/amc-gru-s3.onnx" gr-amc/models/amc-gru.onnx
+cp "$D/models/amc-default-s7.onnx" gr-amc/models/amc-default.onnx
+cp "$D/models/amc-default-s7-int8.onnx" gr-amc/models/amc-default-int8.onnx
+cp "$D/models/amc-gru-s4.onnx" gr-amc/models/amc-gru.onnx
