@@ -146,10 +146,93 @@ def test_init_weights_fine_tunes_from_another_run(tiny):
     # another model's checkpoint, or no checkpoint at all: clear errors
     p = run_cli(*common, "-m", "resnet", "-o", d / "x.onnx", "--init-weights", d / "base.onnx.ckpt")
     assert p.returncode == 2 and "is for model 'cnn1'" in p.stderr
-    p = run_cli(*common, "-o", d / "x.onnx", "--init-weights", d / "base.onnx")
+    (d / "junk.ckpt").write_bytes(b"not a checkpoint")
+    p = run_cli(*common, "-o", d / "x.onnx", "--init-weights", d / "junk.ckpt")
     assert p.returncode == 2 and "is not a gr-amc training checkpoint" in p.stderr
     p = run_cli(*common, "-o", d / "x.onnx", "--init-weights", d / "nope.ckpt")
     assert p.returncode == 2 and "does not exist" in p.stderr
+
+
+def test_init_weights_from_an_exported_onnx_file(tiny, tmp_path):
+    """--init-weights FILE.onnx (or a shipped model's name) reads the weights back from the exported graph: with a
+    vanishing learning rate the fine-tuned file computes what the base file computed; a file of another model,
+    class list or normalization, a quantized file and a missing file are refused with clear errors."""
+    from conftest import run_cli
+    d, path = tiny
+    common = ["train", path, "--batch-size", 48, "--threads", 1]
+    run_cli(*common, "-m", "cnn1", "--seed", 8, "-o", tmp_path / "base.onnx", "--epochs", 2, "-q", check=True)
+    p = run_cli(*common, "-m", "cnn1", "--seed", 9, "-o", tmp_path / "tuned.onnx", "--epochs", 1, "--lr", "1e-9",
+                "--init-weights", tmp_path / "base.onnx", "--report", tmp_path / "tuned.json", check=True)
+    assert f"initialized from the weights of {tmp_path / 'base.onnx'}" in p.stdout
+    x, _ = model_inputs(path, "cnn1")
+    base, tuned = (ort.InferenceSession(str(tmp_path / f), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x})[0] for f in ("base.onnx", "tuned.onnx"))
+    np.testing.assert_allclose(tuned, base, atol=1e-4)
+    import hashlib
+    tr = json.loads((tmp_path / "tuned.json").read_text())["training"]
+    assert tr["init_weights"] == str(tmp_path / "base.onnx")
+    assert tr["init_weights_sha256"] == hashlib.sha256((tmp_path / "base.onnx").read_bytes()).hexdigest()
+
+    def refused(*extra):
+        p = run_cli(*common, "-o", tmp_path / "x.onnx", "--epochs", 1, *extra)
+        assert p.returncode == 2 and not (tmp_path / "x.onnx").exists()
+        return p.stderr
+    assert "is model 'cnn1', 3 classes, frame length 64; this run has 'resnet'" in refused(
+        "-m", "resnet", "--init-weights", tmp_path / "base.onnx")
+    assert "trained on 'rms'-normalized frames, this run uses 'peak'; give --normalization rms" in refused(
+        "-m", "cnn1", "--normalization", "peak", "--init-weights", tmp_path / "base.onnx")
+    # a shipped model by name: 24 classes of 1024 samples do not fit this 3-class, 64-sample data set
+    assert "is model 'mnv4s', 24 classes, frame length 1024" in refused("-m", "mnv4s", "--init-weights",
+                                                                        "amc-default")
+    assert "not found" in refused("-m", "cnn1", "--init-weights", tmp_path / "missing.onnx")
+    from gnuradio.amc import quantize
+    quantize.quantize_file(str(tmp_path / "base.onnx"), str(tmp_path / "base-int8.onnx"), calib_inputs=x[:32])
+    assert "the graph is quantized" in refused("-m", "cnn1", "--init-weights", tmp_path / "base-int8.onnx")
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_onnx_weights_import_every_zoo_model(name):
+    """Every zoo model exported and read back into a freshly built one computes the same function; folded
+    BatchNorms get the statistics of their input, so the training-mode output stays close to the eval-mode one."""
+    from gnuradio.amc.onnx_weights import WeightImportError, import_onnx_weights
+    Lz, n_cls = 64, 5
+    torch.manual_seed(3)
+    net = models.build(name, n_cls, Lz)
+    rep, layout = models.model_spec(name)
+    rng = np.random.default_rng(4)
+    z = (rng.standard_normal((300, Lz)) + 1j * rng.standard_normal((300, Lz))).astype(np.complex64)
+    x = contract.to_model_input(z * np.linspace(0.5, 1.5, 300)[:, None].astype(np.float32), rep, layout)
+    net.train()
+    with torch.no_grad():                 # a few training-mode passes give the BatchNorms non-trivial statistics
+        for _ in range(3):
+            net(torch.from_numpy(x))
+    net.eval()
+    blob, _ = train.export_onnx(net, x[:64], {contract.META_MODEL: name})
+    proto = onnx.load_from_string(blob)
+    torch.manual_seed(5)                  # other random weights: the import must overwrite every one
+    fresh = models.build(name, n_cls, Lz)
+    diff, n_bn = import_onnx_weights(fresh, proto, x)
+    assert diff < 1e-4
+    assert n_bn == sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    fresh.eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(fresh(torch.from_numpy(x)).numpy(), net(torch.from_numpy(x)).numpy(),
+                                   atol=1e-4, rtol=1e-4)
+    if n_bn:
+        for m in fresh.modules():         # eval-mode identity restored with the input's own statistics
+            if isinstance(m, torch.nn.BatchNorm2d):
+                np.testing.assert_allclose(m.weight.detach().numpy() ** 2, m.running_var.numpy() + m.eps,
+                                           rtol=1e-5)
+        fresh.train()
+        with torch.no_grad():
+            train_mode = fresh(torch.from_numpy(x)).numpy()
+        fresh.eval()
+        with torch.no_grad():
+            eval_mode = fresh(torch.from_numpy(x)).numpy()
+        assert np.mean(train_mode.argmax(1) == eval_mode.argmax(1)) > 0.9
+    other = models.build(name, n_cls + 1, Lz)
+    with pytest.raises(WeightImportError, match=r"layer \d+ \((Gemm|Conv)\).*the ONNX graph has shape"):
+        import_onnx_weights(other, proto, x)
 
 
 def test_clip_grad_bounds_every_step(tiny, tmp_path):

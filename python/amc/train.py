@@ -69,9 +69,11 @@ def configure_parser(p):
                         "file name)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.ckpt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    p.add_argument("--init-weights", default=None, metavar="CKPT",
-                   help="fine-tune: start from the best weights of another run's checkpoint (same model, classes "
-                        "and frame length; e.g. trained on other data) with a fresh optimizer, schedule and "
+    p.add_argument("--init-weights", default=None, metavar="CKPT|ONNX",
+                   help="fine-tune: start from the best weights of another run's checkpoint, or from the weights "
+                        "of an exported gr-amc ONNX file or shipped model name (e.g. amc-default; batch-norm "
+                        "statistics are re-estimated on training frames and the import is checked against ONNX "
+                        "Runtime) -- same model, classes and frame length -- with a fresh optimizer, schedule and "
                         "early stopping (default: random initialization); with --resume the run's own "
                         "checkpoint wins")
     p.add_argument("--int8", action="store_true",
@@ -354,6 +356,48 @@ def cosine_lr(lr, epoch, epochs):
     return lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
 
 
+def _init_onnx_path(value):
+    """The ONNX file --init-weights names (a .onnx file, or a shipped model's name), or None for a checkpoint."""
+    from . import paths
+    if value.endswith(".onnx") or (not os.path.exists(value) and value in paths.shipped_models()):
+        try:
+            return paths.resolve_model(value)
+        except FileNotFoundError as e:
+            raise CliError(f"--init-weights: {e}")
+    return None
+
+
+def _init_from_onnx(args, model, path, classes, frame_length, normalization, x_tr):
+    """Load an exported model's weights into `model` (onnx_weights.import_onnx_weights) after checking its contract
+    against this run; returns the file's SHA-256 (recorded in the training metadata)."""
+    import hashlib
+    import numpy as np
+    from .evaluate import read_contract
+    from .onnx_weights import import_onnx_weights
+    proto, meta = read_contract(path)
+    got = (meta.get(contract.META_MODEL), meta.get(contract.META_CLASSES), meta.get(contract.META_FRAME_LENGTH))
+    if got != (args.model, classes, frame_length):
+        raise CliError(f"--init-weights: {path!r} is model {got[0]!r}, {len(got[1] or [])} classes, frame length "
+                       f"{got[2]}; this run has {args.model!r}, {len(classes)} classes, frame length {frame_length} "
+                       f"(the classes must be the same, in the same order)")
+    if meta[contract.META_NORMALIZATION] != normalization:
+        raise CliError(f"--init-weights: {path!r} was trained on {meta[contract.META_NORMALIZATION]!r}-normalized "
+                       f"frames, this run uses {normalization!r}; give --normalization "
+                       f"{meta[contract.META_NORMALIZATION]}")
+    calib = x_tr[np.sort(np.random.default_rng(args.seed).permutation(len(x_tr))[:1024])]
+    try:
+        diff, n_bn = import_onnx_weights(model.cpu(), proto, calib)
+        model.to(args.device)
+    except ValueError as e:
+        raise CliError(f"--init-weights: cannot import the weights of {path!r}: {e}")
+    with open(path, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    _log(args, f"initialized from the weights of {path} (sha256 {sha[:12]}; ONNX Runtime vs PyTorch max |diff| "
+               f"{diff:.2e} on {len(calib)} training frames" +
+         (f"; {n_bn} batch norms re-estimated on them)" if n_bn else ")"))
+    return sha
+
+
 def _log(args, msg):
     if not getattr(args, "quiet", False):
         print(msg, flush=True)
@@ -382,7 +426,8 @@ def run(args):
     ckpt_path = args.checkpoint or args.output + ".ckpt"
     if args.resume and not os.path.isfile(ckpt_path):
         raise CliError(f"--resume: checkpoint {ckpt_path!r} does not exist")
-    if args.init_weights and not os.path.isfile(args.init_weights):
+    init_onnx = _init_onnx_path(args.init_weights) if args.init_weights and not args.resume else None
+    if args.init_weights and not init_onnx and not os.path.isfile(args.init_weights):
         raise CliError(f"--init-weights: checkpoint {args.init_weights!r} does not exist")
 
     data = load_training_data(args.data, args.normalization)
@@ -410,7 +455,10 @@ def run(args):
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, args.patience // 2))
     state = dict(epoch=0, best_loss=float("inf"), best_epoch=0, best_state=None, history=[], bad_epochs=0,
                  train_seconds=0.0)
-    if args.init_weights and not args.resume:  # a resumed run continues from its own checkpoint
+    if init_onnx:
+        state["init_weights_sha256"] = _init_from_onnx(args, model, init_onnx, classes, frame_length, normalization,
+                                                       x_tr)
+    elif args.init_weights and not args.resume:  # a resumed run continues from its own checkpoint
         try:
             ck = torch.load(args.init_weights, map_location=device, weights_only=False)
             weights = ck["state"]["best_state"] or ck["weights"]
@@ -508,6 +556,7 @@ def run(args):
                     epochs_run=state["epoch"],
                     best_epoch=state["best_epoch"], stop=stop_reason, batch_size=args.batch_size, lr=args.lr,
                     schedule=args.schedule, clip_grad=args.clip_grad or None, init_weights=args.init_weights,
+                    init_weights_sha256=state.get("init_weights_sha256"),
                     optimizer="Adam", split="6:2:2", frames=int(len(idx)), min_snr=args.min_snr,
                     max_snr=args.max_snr, val_loss=round(state["best_loss"], 5), test_acc=round(test_acc, 5),
                     train_seconds=round(state["train_seconds"], 1), parameters=n_params,
