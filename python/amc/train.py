@@ -426,7 +426,7 @@ def run(args):
     ckpt_path = args.checkpoint or args.output + ".ckpt"
     if args.resume and not os.path.isfile(ckpt_path):
         raise CliError(f"--resume: checkpoint {ckpt_path!r} does not exist")
-    init_onnx = _init_onnx_path(args.init_weights) if args.init_weights and not args.resume else None
+    init_onnx = _init_onnx_path(args.init_weights) if args.init_weights else None
     if args.init_weights and not init_onnx and not os.path.isfile(args.init_weights):
         raise CliError(f"--init-weights: checkpoint {args.init_weights!r} does not exist")
 
@@ -455,10 +455,10 @@ def run(args):
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, args.patience // 2))
     state = dict(epoch=0, best_loss=float("inf"), best_epoch=0, best_state=None, history=[], bad_epochs=0,
                  train_seconds=0.0)
-    if init_onnx:
+    if init_onnx and not args.resume:  # a resumed run continues from its own checkpoint
         state["init_weights_sha256"] = _init_from_onnx(args, model, init_onnx, classes, frame_length, normalization,
                                                        x_tr)
-    elif args.init_weights and not args.resume:  # a resumed run continues from its own checkpoint
+    elif args.init_weights and not args.resume:
         try:
             ck = torch.load(args.init_weights, map_location=device, weights_only=False)
             weights = ck["state"]["best_state"] or ck["weights"]
