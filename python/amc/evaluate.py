@@ -94,6 +94,15 @@ def _prod(xs):
     return p
 
 
+def onnx_attr(node, name, default):
+    """The value of an ONNX node's attribute, or default when the node does not set it."""
+    import onnx
+    for a in node.attribute:
+        if a.name == name:
+            return onnx.helper.get_attribute_value(a)
+    return default
+
+
 def count_macs(proto, frame_length=None):
     """Multiply-accumulates for ONE frame (batch 1), from the ONNX graph: Conv (and ConvInteger, QLinearConv),
     Gemm, MatMul (and MatMulInteger, QLinearMatMul), GRU, LSTM (and DynamicQuantizeLSTM).  Element-wise ops,
@@ -123,12 +132,6 @@ def count_macs(proto, frame_length=None):
             raise ValueError(f"cannot infer the shape of {name!r}")
         return s
 
-    def attr(node, name, default):
-        for a in node.attribute:
-            if a.name == name:
-                return onnx.helper.get_attribute_value(a)
-        return default
-
     total = 0
     for n in m.graph.node:
         op = n.op_type
@@ -138,7 +141,7 @@ def count_macs(proto, frame_length=None):
             total += _prod(shape(n.output[0])) * _prod(shape(n.input[3])[1:])
         elif op == "Gemm":
             a = shape(n.input[0])
-            k = a[0] if attr(n, "transA", 0) else a[1]
+            k = a[0] if onnx_attr(n, "transA", 0) else a[1]
             total += _prod(shape(n.output[0])) * k
         elif op in ("MatMul", "MatMulInteger", "QLinearMatMul"):
             b = n.input[3] if op == "QLinearMatMul" else n.input[1]
@@ -149,7 +152,7 @@ def count_macs(proto, frame_length=None):
         elif op in ("GRU", "LSTM", "DynamicQuantizeLSTM"):
             try:
                 x = shape(n.input[0])
-                steps, batch = (x[1], x[0]) if attr(n, "layout", 0) else (x[0], x[1])
+                steps, batch = (x[1], x[0]) if onnx_attr(n, "layout", 0) else (x[0], x[1])
             except ValueError:      # after a contrib op shape inference stops: the sequence is the frame
                 if not frame_length:
                     raise

@@ -20,7 +20,8 @@ int8 files (quantized graphs) are refused: fine-tune the float file.
 """
 import numpy as np
 
-WEIGHT_OPS = ("Conv", "Gemm", "GRU", "LSTM")
+from .evaluate import onnx_attr
+
 QUANTIZED_OPS = ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger",
                  "DynamicQuantizeLinear", "QLinearMatMul", "DynamicQuantizeLSTM")
 
@@ -41,14 +42,6 @@ def _tensors(proto):
     return out
 
 
-def _attr(node, name, default):
-    import onnx
-    for a in node.attribute:
-        if a.name == name:
-            return onnx.helper.get_attribute_value(a)
-    return default
-
-
 def _gate_order(w, order, gates):
     """Reorder the gate blocks along axis 0 of w (gates blocks of equal size) into `order`."""
     return np.concatenate([np.split(w, gates, axis=0)[i] for i in order], axis=0)
@@ -66,22 +59,23 @@ def onnx_weight_nodes(proto):
         if len(node.input) <= i or not node.input[i]:
             return None
         if node.input[i] not in tensors:
-            raise WeightImportError(f"{node.op_type} node {node.name!r}: input {node.input[i]!r} is not a stored weight")
+            raise WeightImportError(f"{node.op_type} node {node.name!r}: input {node.input[i]!r} is not a stored "
+                                    f"weight")
         return np.array(tensors[node.input[i]], dtype=np.float32)
 
     out = []
     for n in proto.graph.node:
         if n.op_type == "Conv":
-            out.append(("Conv", dict(weight=get(n, 1), bias=get(n, 2), group=int(_attr(n, "group", 1)))))
+            out.append(("Conv", dict(weight=get(n, 1), bias=get(n, 2), group=onnx_attr(n, "group", 1))))
         elif n.op_type == "Gemm":
-            if _attr(n, "transA", 0) or float(_attr(n, "alpha", 1.0)) != 1.0 or float(_attr(n, "beta", 1.0)) != 1.0:
+            if onnx_attr(n, "transA", 0) or onnx_attr(n, "alpha", 1.0) != 1.0 or onnx_attr(n, "beta", 1.0) != 1.0:
                 raise WeightImportError(f"Gemm node {n.name!r} has transA/alpha/beta the zoo's dense layers never use")
             w = get(n, 1)
-            out.append(("Gemm", dict(weight=w if _attr(n, "transB", 0) else w.T, bias=get(n, 2))))
+            out.append(("Gemm", dict(weight=w if onnx_attr(n, "transB", 0) else w.T, bias=get(n, 2))))
         elif n.op_type in ("GRU", "LSTM"):
-            if _attr(n, "direction", b"forward") not in (b"forward", "forward"):
+            if onnx_attr(n, "direction", b"forward") not in (b"forward", "forward"):
                 raise WeightImportError(f"{n.op_type} node {n.name!r} is not a forward (unidirectional) layer")
-            if n.op_type == "GRU" and int(_attr(n, "linear_before_reset", 0)) != 1:
+            if n.op_type == "GRU" and int(onnx_attr(n, "linear_before_reset", 0)) != 1:
                 raise WeightImportError(f"GRU node {n.name!r} has linear_before_reset=0 (PyTorch's GRU needs 1)")
             out.append((n.op_type, dict(W=get(n, 1)[0], R=get(n, 2)[0], B=get(n, 3)[0])))
     return out
@@ -123,8 +117,8 @@ def import_onnx_weights(model, proto, calib_inputs, atol=1e-3, rtol=1e-3, batch=
 
     Returns (max |ONNX Runtime - PyTorch| on calib_inputs, number of BatchNorms restored).  Raises WeightImportError
     (a ValueError) naming the first layer that does not fit, or when the outputs differ."""
-    import onnxruntime as ort
-    import torch
+    from .quantize import onnx_predict
+    from .train import predict_logits
 
     nodes = onnx_weight_nodes(proto)
     layers = _torch_layers(model)
@@ -132,7 +126,7 @@ def import_onnx_weights(model, proto, calib_inputs, atol=1e-3, rtol=1e-3, batch=
     kinds_torch = [k for k, _, _ in layers]
     if kinds_onnx != kinds_torch:
         raise WeightImportError(f"the graph's weight layers ({_summary(kinds_onnx)}) are not the model's "
-                           f"({_summary(kinds_torch)})")
+                                f"({_summary(kinds_torch)})")
     bns = []
     for i, ((kind, w), (_, mod, extra)) in enumerate(zip(nodes, layers)):
         what = f"layer {i + 1} ({kind})"
@@ -140,8 +134,6 @@ def import_onnx_weights(model, proto, calib_inputs, atol=1e-3, rtol=1e-3, batch=
             if w["group"] != mod.groups:
                 raise WeightImportError(f"{what}: {w['group']} groups in the graph, {mod.groups} in the model")
             weight = w["weight"]
-            if isinstance(mod, torch.nn.Conv1d) and weight.ndim == 4:   # never produced by the exporter, but cheap
-                weight = weight[:, :, 0, :]
             _set(mod.weight, weight, what)
             bias = w["bias"] if w["bias"] is not None else np.zeros(weight.shape[0], np.float32)
             if extra is not None:          # folded BatchNorm: identity for now, statistics below
@@ -172,12 +164,8 @@ def import_onnx_weights(model, proto, calib_inputs, atol=1e-3, rtol=1e-3, batch=
         raise WeightImportError("no calibration frames")
     if bns:
         _restore_batchnorms(model, bns, x, batch)
-    model.eval()
-    with torch.no_grad():
-        ref = np.concatenate([model(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)])
-    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    got = np.concatenate([sess.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
+    ref = predict_logits(model, x, "cpu", batch)
+    got = onnx_predict(proto.SerializeToString(), x, batch)
     if got.shape != ref.shape:
         raise WeightImportError(f"the graph outputs {got.shape[1:]} per frame, the model {ref.shape[1:]}")
     diff = float(np.max(np.abs(got - ref)))
