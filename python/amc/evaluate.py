@@ -169,11 +169,17 @@ def count_weights(proto):
     import onnx
     kinds = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.INT8,
              onnx.TensorProto.UINT8}
-    tensors = list(proto.graph.initializer)
+    tensors = stored_tensors(proto).values()
+    return int(sum(_prod(t.dims) for t in tensors if t.data_type in kinds and _prod(t.dims) > 1))
+
+
+def stored_tensors(proto):
+    """name -> TensorProto of every value stored in the graph: initializers and Constant node outputs."""
+    out = {t.name: t for t in proto.graph.initializer}
     for n in proto.graph.node:
         if n.op_type == "Constant":
-            tensors += [a.t for a in n.attribute if a.name == "value"]
-    return int(sum(_prod(t.dims) for t in tensors if t.data_type in kinds and _prod(t.dims) > 1))
+            out.update((n.output[0], a.t) for a in n.attribute if a.name == "value")
+    return out
 
 
 def read_contract(path):

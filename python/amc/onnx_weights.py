@@ -20,7 +20,7 @@ int8 files (quantized graphs) are refused: fine-tune the float file.
 """
 import numpy as np
 
-from .evaluate import onnx_attr
+from .evaluate import onnx_attr, stored_tensors
 
 QUANTIZED_OPS = ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger",
                  "DynamicQuantizeLinear", "QLinearMatMul", "DynamicQuantizeLSTM")
@@ -30,18 +30,6 @@ class WeightImportError(ValueError):
     """The ONNX graph's weights do not fit the model (message names what differs)."""
 
 
-def _tensors(proto):
-    """name -> numpy array of every initializer and Constant node output."""
-    from onnx import numpy_helper
-    out = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
-    for n in proto.graph.node:
-        if n.op_type == "Constant":
-            for a in n.attribute:
-                if a.name == "value":
-                    out[n.output[0]] = numpy_helper.to_array(a.t)
-    return out
-
-
 def _gate_order(w, order, gates):
     """Reorder the gate blocks along axis 0 of w (gates blocks of equal size) into `order`."""
     return np.concatenate([np.split(w, gates, axis=0)[i] for i in order], axis=0)
@@ -49,7 +37,7 @@ def _gate_order(w, order, gates):
 
 def onnx_weight_nodes(proto):
     """The weight-bearing nodes of the graph, in graph order: list of (op, dict of numpy arrays)."""
-    tensors = _tensors(proto)
+    tensors = stored_tensors(proto)
     ops = [n.op_type for n in proto.graph.node]
     bad = sorted(set(ops) & set(QUANTIZED_OPS))
     if bad:
@@ -61,7 +49,8 @@ def onnx_weight_nodes(proto):
         if node.input[i] not in tensors:
             raise WeightImportError(f"{node.op_type} node {node.name!r}: input {node.input[i]!r} is not a stored "
                                     f"weight")
-        return np.array(tensors[node.input[i]], dtype=np.float32)
+        from onnx import numpy_helper
+        return np.array(numpy_helper.to_array(tensors[node.input[i]]), dtype=np.float32)
 
     out = []
     for n in proto.graph.node:
