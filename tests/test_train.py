@@ -235,6 +235,95 @@ def test_onnx_weights_import_every_zoo_model(name):
         import_onnx_weights(other, proto, x)
 
 
+def test_widen_gru_keeps_the_function():
+    torch.manual_seed(1)
+    net = models.build("gru", 4, 32, hidden=8).eval()
+    x = torch.randn(16, 32, 2)
+    wide = models.widen_gru(net, 13).eval()
+    assert wide.rnn.hidden_size == 13 and models.count_parameters(wide) == models.count_parameters(
+        models.build("gru", 4, 32, hidden=13))
+    with torch.no_grad():
+        np.testing.assert_allclose(wide(x).numpy(), net(x).numpy(), atol=1e-6)
+        assert float(wide.rnn.weight_ih_l0[13:21].abs().sum()) > 0      # new units: random inputs ...
+        assert float(wide.rnn.weight_hh_l0[:8, 8:].abs().sum()) == 0    # ... no say in the old units yet
+    with pytest.raises(ValueError, match="cannot narrow a gru from 8 to 6"):
+        models.widen_gru(net, 6)
+    with pytest.raises(ValueError, match="not a zoo gru model"):
+        models.widen_gru(models.build("lstm2", 4, 32), 200)
+
+
+def test_init_weights_widens_a_smaller_gru(tiny, tmp_path):
+    """--hidden H with --init-weights from a gru with fewer units (checkpoint or ONNX file) starts from the same
+    function: with a vanishing learning rate the wider file computes what the smaller one computed."""
+    from conftest import run_cli
+    d, path = tiny
+    common = ["train", path, "-m", "gru", "--batch-size", 48, "--threads", 1, "--epochs", 1]
+    run_cli(*common, "--hidden", 6, "--seed", 8, "-o", tmp_path / "small.onnx", "-q", check=True)
+    x, _ = model_inputs(path, "gru")
+    from gnuradio.amc.quantize import onnx_predict
+    small = onnx_predict(str(tmp_path / "small.onnx"), x)
+    for src in ("small.onnx", "small.onnx.ckpt"):
+        out = tmp_path / f"wide-{src.replace('.', '-')}.onnx"
+        p = run_cli(*common, "--hidden", 10, "--seed", 9, "-o", out, "--lr", "1e-9", "--init-weights",
+                    tmp_path / src, check=True)
+        assert "widened the gru from 6 to 10 hidden units" in p.stdout
+        assert "parameters: " + f"{models.count_parameters(models.build('gru', 3, L, hidden=10)):,}" in p.stdout
+        np.testing.assert_allclose(onnx_predict(str(out), x), small, atol=1e-4)
+    p = run_cli(*common, "--hidden", 4, "-o", tmp_path / "x.onnx", "--init-weights", tmp_path / "small.onnx")
+    assert p.returncode == 2 and "6 hidden units, this run 4 (--hidden): a gru can be widened, not narrowed" \
+        in p.stderr and not (tmp_path / "x.onnx").exists()
+
+
+def test_fp16_variant_halves_the_gru_file(tiny, tmp_path):
+    """--fp16 writes OUTPUT-fp16.onnx: float16 weights cast back to float32 at load. Half the size (the GRU,
+    which int8 cannot shrink, included), the same contract, the same weight and MAC counts, outputs within
+    float16 rounding of the float file's, and it runs in the classifier block and reads back into PyTorch."""
+    import pmt
+    from conftest import run_cli
+    from gnuradio import amc, blocks, gr
+    from gnuradio.amc import evaluate, quantize
+    from gnuradio.amc.onnx_weights import import_onnx_weights
+    d, path = tiny
+    out, rep = tmp_path / "g.onnx", tmp_path / "g.json"
+    p = run_cli("train", path, "-m", "gru", "--hidden", 24, "-o", out, "--epochs", 2, "--batch-size", 32,
+                "--seed", 4, "--threads", 1, "--fp16", "--report", rep, check=True)
+    half = tmp_path / "g-fp16.onnx"
+    assert f"wrote {half}" in p.stdout and "float16 weights" in p.stdout
+    report = json.loads(rep.read_text())["fp16"]
+    assert (report["bytes"], report["float_bytes"]) == (half.stat().st_size, out.stat().st_size)
+    assert report["accuracy_change"] == pytest.approx(report["accuracy"] - report["accuracy_float"], abs=1e-12)
+    f32, f16 = onnx.load(str(out)), onnx.load(str(half))
+    m32 = {e.key: e.value for e in f32.metadata_props}
+    m16 = {e.key: e.value for e in f16.metadata_props}
+    assert m16.pop("amc.quantization").startswith("float16 weights") and m16 == m32
+    assert {t.data_type for t in f16.graph.initializer if np.prod(t.dims) > 1} == {onnx.TensorProto.FLOAT16}
+    n_weights = models.count_parameters(models.build("gru", len(CLASSES), L, hidden=24))
+    assert evaluate.count_weights(f16) == evaluate.count_weights(f32) == n_weights
+    # 2 of every weight's 4 bytes saved, less a few dozen bytes per Cast node (the rest of this tiny file is
+    # its metadata, which stays)
+    assert 2 * n_weights > report["float_bytes"] - report["bytes"] > 2 * n_weights - 120 * len(f16.graph.initializer)
+    assert evaluate.count_macs(f16) == evaluate.count_macs(f32) > 0
+    x, _ = model_inputs(path, "gru")
+    ref, got = quantize.onnx_predict(str(out), x), quantize.onnx_predict(str(half), x)
+    np.testing.assert_allclose(got, ref, atol=2e-2 * np.abs(ref).max())
+    assert np.mean(got.argmax(1) == ref.argmax(1)) >= 0.97
+    # the weights read back into PyTorch are the float16 values: PyTorch then computes what the file computes
+    net = models.build("gru", len(CLASSES), L, hidden=24)
+    diff, _ = import_onnx_weights(net, f16, x)
+    assert diff < 1e-4
+    # the classifier block runs it: one amc:label tag per frame, the file's own prediction
+    stream = train.load_data(str(path))["frames"][:4].reshape(-1)
+    tb = gr.top_block()
+    snk = blocks.vector_sink_c()
+    src, clf = blocks.vector_source_c(stream.tolist(), False), amc.classifier(model=str(half))  # kept alive
+    tb.connect(src, clf, snk)
+    tb.run()
+    labels = [pmt.symbol_to_string(t.value) for t in snk.tags() if pmt.symbol_to_string(t.key) == contract.TAG_LABEL]
+    assert labels == [CLASSES[i] for i in got[:4].argmax(1)]
+    with pytest.raises(ValueError, match="already quantized"):
+        quantize.float16_file(str(half), str(tmp_path / "again.onnx"))
+
+
 def test_clip_grad_bounds_every_step(tiny, tmp_path):
     """--clip-grad clips the gradient norm before each Adam step: clipped to 1e-12 (far below Adam's eps of 1e-8)
     the steps vanish and fine-tuning leaves the weights where they started; unclipped, the same run moves them."""

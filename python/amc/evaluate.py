@@ -174,11 +174,18 @@ def count_weights(proto):
 
 
 def stored_tensors(proto):
-    """name -> TensorProto of every value stored in the graph: initializers and Constant node outputs."""
+    """name -> TensorProto of every value stored in the graph: initializers and Constant node outputs.  A stored
+    value that a Cast node converts (float16 weights, quantize.float16_file) is listed once, under the Cast's
+    output name, converted."""
+    from onnx import helper, numpy_helper
     out = {t.name: t for t in proto.graph.initializer}
     for n in proto.graph.node:
         if n.op_type == "Constant":
             out.update((n.output[0], a.t) for a in n.attribute if a.name == "value")
+        elif n.op_type == "Cast" and n.input[0] in out:
+            src = numpy_helper.to_array(out.pop(n.input[0]))
+            dtype = helper.tensor_dtype_to_np_dtype(onnx_attr(n, "to", 1))
+            out[n.output[0]] = numpy_helper.from_array(src.astype(dtype), n.output[0])
     return out
 
 

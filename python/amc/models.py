@@ -225,6 +225,49 @@ def registry():
             for name in MODEL_NAMES}
 
 
+def recurrent_hidden(state_dict):
+    """Hidden size of a zoo recurrent model's weights (a gru or lstm2 state_dict), or None for other models."""
+    w = state_dict.get("rnn.weight_hh_l0")
+    return int(w.shape[1]) if w is not None else None
+
+
+def widen_gru(model, hidden):
+    """A copy of a zoo `gru` model with `hidden` units per layer that computes the same function: the old units
+    keep their weights; the new ones get the constructor's random weights, except that every weight carrying
+    their output (into the old units' gates, the next layer's old units and the dense layer) starts at zero, so
+    they change nothing until training brings them in.  The random draws use torch's global RNG (seed it).
+
+    ValueError unless the model is a gru with at most `hidden` units."""
+    import torch
+    rnn = getattr(model, "rnn", None)
+    if not isinstance(rnn, torch.nn.GRU) or len(model.head) != 1:
+        raise ValueError("widen_gru: not a zoo gru model")
+    old = rnn.hidden_size
+    if hidden < old:
+        raise ValueError(f"cannot narrow a gru from {old} to {hidden} hidden units")
+    wide = build("gru", model.head[0].out_features, 8, hidden=hidden, layers=rnn.num_layers)
+    src, dst = model.state_dict(), wide.state_dict()
+    with torch.no_grad():
+        for name, w in src.items():
+            v = dst[name]
+            if name.startswith("rnn."):          # gates stacked (r, z, n) along the rows
+                fed_by_hidden = "weight_hh" in name or ("weight_ih" in name and not name.endswith("_l0"))
+                for g in range(3):
+                    rows_new, rows_old = slice(g * hidden, g * hidden + old), slice(g * old, (g + 1) * old)
+                    if fed_by_hidden:
+                        v[rows_new, :old] = w[rows_old]
+                        v[rows_new, old:] = 0.0
+                    else:
+                        v[rows_new] = w[rows_old]
+            elif name == "head.0.weight":
+                v[:, :old] = w
+                v[:, old:] = 0.0
+            else:
+                v.copy_(w)
+    wide.load_state_dict(dst)
+    return wide
+
+
 def count_parameters(model):
     """Trainable parameters of a torch model."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

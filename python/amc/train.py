@@ -79,6 +79,10 @@ def configure_parser(p):
     p.add_argument("--int8", action="store_true",
                    help="also write OUTPUT-int8.onnx (ONNX Runtime quantization) and report its size and "
                         "accuracy change on the test split")
+    p.add_argument("--fp16", action="store_true",
+                   help="also write OUTPUT-fp16.onnx (weights stored as float16, computed in float32: about half "
+                        "the size, for every model including the GRU) and report its size and accuracy change on "
+                        "the test split")
     p.add_argument("--report", default=None, help="write the training report (JSON) here")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress lines")
 
@@ -385,8 +389,12 @@ def _init_from_onnx(args, model, path, classes, frame_length, normalization, x_t
                        f"frames, this run uses {normalization!r}; give --normalization "
                        f"{meta[contract.META_NORMALIZATION]}")
     calib = x_tr[np.sort(np.random.default_rng(args.seed).permutation(len(x_tr))[:1024])]
+    from .onnx_weights import onnx_weight_nodes
     try:
-        diff, n_bn = import_onnx_weights(model.cpu(), proto, calib)
+        nodes = onnx_weight_nodes(proto)
+        hidden = int(nodes[0][1]["R"].shape[-1]) if args.model == "gru" and nodes and nodes[0][0] == "GRU" else None
+        diff, n_bn = _load_widening(args, model, hidden, len(classes), frame_length,
+                                    lambda m: import_onnx_weights(m.cpu(), proto, calib))
         model.to(args.device)
     except ValueError as e:
         raise CliError(f"--init-weights: cannot import the weights of {path!r}: {e}")
@@ -396,6 +404,26 @@ def _init_from_onnx(args, model, path, classes, frame_length, normalization, x_t
                f"{diff:.2e} on {len(calib)} training frames" +
          (f"; {n_bn} batch norms re-estimated on them)" if n_bn else ")"))
     return sha
+
+
+def _load_widening(args, model, hidden, num_classes, frame_length, load):
+    """load(m) fills a model m with the initial weights.  When they are a gru's with fewer hidden units than this
+    run's (--hidden), they go into a gru of their own size, which models.widen_gru then widens into `model`
+    (same function; the new units start disconnected).  Returns what load returned."""
+    import torch
+    from . import models
+    want = model.rnn.hidden_size if args.model == "gru" else None
+    if hidden is None or hidden == want:
+        return load(model)
+    if hidden > want:
+        raise ValueError(f"the weights have {hidden} hidden units, this run {want} (--hidden): a gru can be "
+                         f"widened, not narrowed")
+    small = models.build("gru", num_classes, frame_length, hidden=hidden)
+    out = load(small)
+    model.load_state_dict(models.widen_gru(small, want).state_dict())
+    _log(args, f"widened the gru from {hidden} to {want} hidden units (the new units start with zero outgoing "
+               f"weights: the same function to begin with)")
+    return out
 
 
 def _log(args, msg):
@@ -468,7 +496,11 @@ def run(args):
             raise CliError(f"--init-weights: checkpoint {args.init_weights!r} is for model {ck.get('model')!r}, "
                            f"{len(ck.get('classes') or [])} classes, frame length {ck.get('frame_length')}; this "
                            f"run has {args.model!r}, {len(classes)} classes, frame length {frame_length}")
-        model.load_state_dict(weights)
+        try:
+            _load_widening(args, model, models.recurrent_hidden(weights), len(classes), frame_length,
+                           lambda m: m.load_state_dict(weights))
+        except (ValueError, RuntimeError) as e:
+            raise CliError(f"--init-weights: cannot load {args.init_weights!r}: {e}")
         _log(args, f"initialized from the best weights of {args.init_weights} (epoch {ck['state']['best_epoch']})")
     if args.resume:
         ck = torch.load(ckpt_path, map_location=device, weights_only=False)
@@ -586,6 +618,15 @@ def run(args):
         report["int8"] = dict(q, accuracy=acc8, accuracy_float=acc32, accuracy_change=acc8 - acc32)
         _log(args, f"wrote {out8} ({q['bytes']:,} bytes, {q['bytes'] / len(blob):.0%} of float; {q['method']}); "
                    f"test accuracy {acc8:.4f} vs {acc32:.4f} float ({acc8 - acc32:+.4f})")
+    if args.fp16:
+        from . import quantize
+        out16 = args.output[:-5] + "-fp16.onnx"
+        q = quantize.float16_file(args.output, out16)
+        acc16 = quantize.onnx_accuracy(out16, x_te, y_te)
+        acc32 = quantize.onnx_accuracy(args.output, x_te, y_te)
+        report["fp16"] = dict(q, accuracy=acc16, accuracy_float=acc32, accuracy_change=acc16 - acc32)
+        _log(args, f"wrote {out16} ({q['bytes']:,} bytes, {q['bytes'] / len(blob):.0%} of float; float16 "
+                   f"weights); test accuracy {acc16:.4f} vs {acc32:.4f} float ({acc16 - acc32:+.4f})")
     if args.report:
         atomic_write_bytes(json.dumps(report, indent=1).encode(), args.report)
     _log(args, f"done in {time.time() - t_start:.0f} s")
