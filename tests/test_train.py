@@ -444,6 +444,27 @@ def test_zoo_sizes():
         models.build("cnn1", 1, 64)
 
 
+@pytest.mark.parametrize("name, classes, frame_length", [("amc-default", contract.CLASSES_2018, 1024),
+                                                          ("amc-default-int8", contract.CLASSES_2018, 1024),
+                                                          ("amc-gru", contract.CLASSES_2016, 128)])
+def test_shipped_models_carry_the_contract(name, classes, frame_length):
+    """The shipped files: found by name, the contract of their preset, outputs of the class count, and the GRU
+    within the seed paper's 73.5 kB."""
+    import os
+    from gnuradio.amc import evaluate, paths
+    path = paths.resolve_model(name)
+    _, meta = evaluate.read_contract(path)
+    assert meta[contract.META_CLASSES] == list(classes) and meta[contract.META_FRAME_LENGTH] == frame_length
+    assert meta[contract.META_NORMALIZATION] == "rms" and meta[contract.META_OUTPUT] == "logits"
+    rep, layout = models.model_spec(meta[contract.META_MODEL])
+    assert (meta[contract.META_REPRESENTATION], meta[contract.META_INPUT_LAYOUT]) == (rep, layout)
+    z = np.exp(2j * np.pi * 0.01 * np.arange(2 * frame_length)).reshape(2, frame_length).astype(np.complex64)
+    from gnuradio.amc.quantize import onnx_predict
+    assert onnx_predict(path, contract.to_model_input(z, rep, layout)).shape == (2, len(classes))
+    if name == "amc-gru":
+        assert os.path.getsize(path) <= 73_500
+
+
 @pytest.mark.parametrize("name", models.MODEL_NAMES)
 def test_classifier_block_runs_exported_zoo_model(name, tmp_path):
     """Every zoo model, exported by train.export_onnx, runs in amc.classifier; the block's amc:probs equal the
