@@ -322,6 +322,10 @@ def test_fp16_variant_halves_the_gru_file(tiny, tmp_path):
     assert labels == [CLASSES[i] for i in got[:4].argmax(1)]
     with pytest.raises(ValueError, match="already quantized"):
         quantize.float16_file(str(half), str(tmp_path / "again.onnx"))
+    # gr-amc evaluate names the kind of file in its size table
+    run_cli("evaluate", path, "-m", out, half, "--names", "f32", "f16", "-o", tmp_path / "ev", check=True)
+    md = (tmp_path / "ev" / "report.md").read_text()
+    assert "| f32 | gru | " in md and "| f16 | gru float16 | " in md
 
 
 def test_clip_grad_bounds_every_step(tiny, tmp_path):

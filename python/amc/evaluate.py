@@ -315,7 +315,8 @@ def markdown_report(results, data_info, table_snrs, title):
     for r in results:
         lat1 = f"{r['latency_ms_b1']:.3f}" if "latency_ms_b1" in r else "-"
         lat64 = f"{r['latency_ms_b64']:.3f}" if "latency_ms_b64" in r else "-"
-        lines.append(f"| {r['name']} | {r['model']}{' int8' if r.get('quantization') else ''} | "
+        kind = r["model"] + (" " + r["quantization"].split()[0] if r.get("quantization") else "")  # int8, float16
+        lines.append(f"| {r['name']} | {kind} | "
                      f"{_fmt_int(r['parameters'])} | {_fmt_int(r['onnx_weights'])} | {r['bytes'] / 1024:.1f} kB | "
                      f"{_fmt_int(r['macs'])} | {lat1} | {lat64} |")
     lines += ["", "## Accuracy per class (all SNRs)", "",
