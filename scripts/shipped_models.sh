@@ -166,6 +166,13 @@ done
 #     -o models/amc-gru-s6.onnx --normalization rms --threads 1 --init-weights amc-gru --epochs 24 \
 #     --schedule cosine --batch-size 256 --lr 5e-4 --patience 6 --max-minutes 85 --seed 1 --fp16 \
 #     --report models/amc-gru-s6.train.json)
+# and from its best on two more new files (seeds 23, 24; --workers 1), 10 epochs: 0.652 / 0.778 / 0.819 (float16
+# file 69,214 bytes, the same), not shipped either:
+#   for s in 23 24; do $G --preset rml2016a --format hdf5 -n 1000 --snrs=0:18:2 --seed $s --shard-size 16 \
+#     --out "$D/rml2016a_train_s${s}_sh16.h5"; done
+#   (cd "$D" && $GRAMC train rml2016a_train_s2{1,2,3,4}_sh16.h5 -m gru --hidden 58 -o models/amc-gru-s7.onnx \
+#     --normalization rms --threads 1 --init-weights models/amc-gru-s6.onnx.ckpt --epochs 10 --schedule cosine \
+#     --batch-size 256 --lr 3e-4 --patience 5 --max-minutes 45 --seed 2 --fp16 --report models/amc-gru-s7.train.json)
 
 # --- evaluation on the unseen test sets ----------------------------------------------------------------------
 $GRAMC evaluate "$D/rml2018a_test_s777_sh10.h5" -m "$D/models/amc-default-s11.onnx" \
