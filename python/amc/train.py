@@ -410,7 +410,6 @@ def _load_widening(args, model, hidden, num_classes, frame_length, load):
     """load(m) fills a model m with the initial weights.  When they are a gru's with fewer hidden units than this
     run's (--hidden), they go into a gru of their own size, which models.widen_gru then widens into `model`
     (same function; the new units start disconnected).  Returns what load returned."""
-    import torch
     from . import models
     want = model.rnn.hidden_size if args.model == "gru" else None
     if hidden is None or hidden == want:
@@ -608,25 +607,23 @@ def run(args):
                   metadata={k: v for k, v in metadata.items() if k != contract.META_TRAINING}, training=training,
                   history=state["history"], test_accuracy=test_acc, test_accuracy_per_snr=per_snr,
                   onnx_max_abs_diff=diff)
-    if args.int8:
+    if args.int8 or args.fp16:
         from . import quantize
-        out8 = args.output[:-5] + "-int8.onnx"
-        calib = x_tr[np.random.default_rng(args.seed).permutation(len(x_tr))[:256]]
-        q = quantize.quantize_file(args.output, out8, calib_inputs=calib)
-        acc8 = quantize.onnx_accuracy(out8, x_te, y_te)
         acc32 = quantize.onnx_accuracy(args.output, x_te, y_te)
-        report["int8"] = dict(q, accuracy=acc8, accuracy_float=acc32, accuracy_change=acc8 - acc32)
-        _log(args, f"wrote {out8} ({q['bytes']:,} bytes, {q['bytes'] / len(blob):.0%} of float; {q['method']}); "
-                   f"test accuracy {acc8:.4f} vs {acc32:.4f} float ({acc8 - acc32:+.4f})")
-    if args.fp16:
-        from . import quantize
-        out16 = args.output[:-5] + "-fp16.onnx"
-        q = quantize.float16_file(args.output, out16)
-        acc16 = quantize.onnx_accuracy(out16, x_te, y_te)
-        acc32 = quantize.onnx_accuracy(args.output, x_te, y_te)
-        report["fp16"] = dict(q, accuracy=acc16, accuracy_float=acc32, accuracy_change=acc16 - acc32)
-        _log(args, f"wrote {out16} ({q['bytes']:,} bytes, {q['bytes'] / len(blob):.0%} of float; float16 "
-                   f"weights); test accuracy {acc16:.4f} vs {acc32:.4f} float ({acc16 - acc32:+.4f})")
+    for key, wanted in (("int8", args.int8), ("fp16", args.fp16)):
+        if not wanted:
+            continue
+        out = args.output[:-5] + f"-{key}.onnx"
+        if key == "int8":
+            calib = x_tr[np.random.default_rng(args.seed).permutation(len(x_tr))[:256]]
+            q = quantize.quantize_file(args.output, out, calib_inputs=calib)
+        else:
+            q = quantize.float16_file(args.output, out)
+        acc = quantize.onnx_accuracy(out, x_te, y_te)
+        report[key] = dict(q, accuracy=acc, accuracy_float=acc32, accuracy_change=acc - acc32)
+        how = q["method"] + (" weights" if key == "fp16" else "")
+        _log(args, f"wrote {out} ({q['bytes']:,} bytes, {q['bytes'] / len(blob):.0%} of float; {how}); "
+                   f"test accuracy {acc:.4f} vs {acc32:.4f} float ({acc - acc32:+.4f})")
     if args.report:
         atomic_write_bytes(json.dumps(report, indent=1).encode(), args.report)
     _log(args, f"done in {time.time() - t_start:.0f} s")
