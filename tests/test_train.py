@@ -272,6 +272,10 @@ def test_init_weights_widens_a_smaller_gru(tiny, tmp_path):
     p = run_cli(*common, "--hidden", 4, "-o", tmp_path / "x.onnx", "--init-weights", tmp_path / "small.onnx")
     assert p.returncode == 2 and "6 hidden units, this run 4 (--hidden): a gru can be widened, not narrowed" \
         in p.stderr and not (tmp_path / "x.onnx").exists()
+    # the other recurrent model (no --hidden) fine-tunes from its own checkpoint as before
+    lstm = ["train", path, "-m", "lstm2", "--batch-size", 48, "--threads", 1, "--epochs", 1, "-q"]
+    run_cli(*lstm, "-o", tmp_path / "l.onnx", check=True)
+    run_cli(*lstm, "-o", tmp_path / "l2.onnx", "--init-weights", tmp_path / "l.onnx.ckpt", check=True)
 
 
 def test_fp16_variant_halves_the_gru_file(tiny, tmp_path):

@@ -37,6 +37,7 @@ def _gate_order(w, order, gates):
 
 def onnx_weight_nodes(proto):
     """The weight-bearing nodes of the graph, in graph order: list of (op, dict of numpy arrays)."""
+    from onnx import numpy_helper
     tensors = stored_tensors(proto)
     ops = [n.op_type for n in proto.graph.node]
     bad = sorted(set(ops) & set(QUANTIZED_OPS))
@@ -49,7 +50,6 @@ def onnx_weight_nodes(proto):
         if node.input[i] not in tensors:
             raise WeightImportError(f"{node.op_type} node {node.name!r}: input {node.input[i]!r} is not a stored "
                                     f"weight")
-        from onnx import numpy_helper
         return np.array(numpy_helper.to_array(tensors[node.input[i]]), dtype=np.float32)
 
     out = []

@@ -376,7 +376,7 @@ def _init_from_onnx(args, model, path, classes, frame_length, normalization, x_t
     against this run; returns the file's SHA-256 (recorded in the training metadata)."""
     import hashlib
     import numpy as np
-    from .evaluate import read_contract
+    from .evaluate import onnx_attr, read_contract
     from .onnx_weights import import_onnx_weights
     proto, meta = read_contract(path)
     got = (meta.get(contract.META_MODEL), meta.get(contract.META_CLASSES), meta.get(contract.META_FRAME_LENGTH))
@@ -389,10 +389,8 @@ def _init_from_onnx(args, model, path, classes, frame_length, normalization, x_t
                        f"frames, this run uses {normalization!r}; give --normalization "
                        f"{meta[contract.META_NORMALIZATION]}")
     calib = x_tr[np.sort(np.random.default_rng(args.seed).permutation(len(x_tr))[:1024])]
-    from .onnx_weights import onnx_weight_nodes
+    hidden = next((onnx_attr(n, "hidden_size", None) for n in proto.graph.node if n.op_type == "GRU"), None)
     try:
-        nodes = onnx_weight_nodes(proto)
-        hidden = int(nodes[0][1]["R"].shape[-1]) if args.model == "gru" and nodes and nodes[0][0] == "GRU" else None
         diff, n_bn = _load_widening(args, model, hidden, len(classes), frame_length,
                                     lambda m: import_onnx_weights(m.cpu(), proto, calib))
         model.to(args.device)
@@ -412,7 +410,7 @@ def _load_widening(args, model, hidden, num_classes, frame_length, load):
     (same function; the new units start disconnected).  Returns what load returned."""
     from . import models
     want = model.rnn.hidden_size if args.model == "gru" else None
-    if hidden is None or hidden == want:
+    if want is None or hidden is None or hidden == want:
         return load(model)
     if hidden > want:
         raise ValueError(f"the weights have {hidden} hidden units, this run {want} (--hidden): a gru can be "
