@@ -14,6 +14,14 @@ D=${1:-/work/data}
 GRAMC=${GRAMC:-gr-amc}
 G="$GRAMC generate --quiet --overwrite --workers 2"
 mkdir -p "$D/models"
+# the fine-tuning files of the default's stages 8-12: seeds "$@", 300 frames per class and SNR at 0..30 dB, shards
+# of 16 frames (rml2018a_train_s<seed>_sh16.h5)
+train_files_2018() {
+  local s
+  for s in "$@"; do
+    $G --preset rml2018a -n 300 --snrs=0:30:2 --seed "$s" --shard-size 16 --out "$D/rml2018a_train_s${s}_sh16.h5"
+  done
+}
 
 # --- data: training sets (seeds 1, 2, 3) and test sets (seed 777, never used for training) ------------------
 $G --preset rml2016a --format hdf5 -n 1500 --snrs=-10:18:2 --seed 2 --out "$D/rml2016a_train_s2.h5"   # GRU
@@ -121,19 +129,15 @@ done
   --report models/amc-gru-s5.train.json)
 # the default's stage 8: new seed-11, -12 and -13 data (SNR 0..30 dB, shards of 16; 207,360 training frames per
 # epoch), 7 epochs
-for s in 11 12 13; do
-  $G --preset rml2018a -n 300 --snrs=0:30:2 --seed $s --shard-size 16 --out "$D/rml2018a_train_s${s}_sh16.h5"
-done
+train_files_2018 11 12 13
 (cd "$D" && nice -n 5 $GRAMC train rml2018a_train_s11_sh16.h5 rml2018a_train_s12_sh16.h5 rml2018a_train_s13_sh16.h5 \
   -m mnv4s -o models/amc-default-s8.onnx --threads 1 --init-weights models/amc-default-s7.onnx \
   --epochs 7 --schedule cosine --batch-size 128 --lr 4e-4 --patience 4 --max-minutes 110 --seed 1 --int8 \
   --report models/amc-default-s8.train.json)
-# the default's stage 9 (shipped): from the stage-8 best on those three files and three more new ones (seeds 14-16;
-# 414,720 training frames per epoch), 8 epochs, two threads (the recorded run made seeds 14-16 with --workers 1,
-# which gives the same files)
-for s in 14 15 16; do
-  $G --preset rml2018a -n 300 --snrs=0:30:2 --seed $s --shard-size 16 --out "$D/rml2018a_train_s${s}_sh16.h5"
-done
+# the default's stage 9 (shipped in session 5): from the stage-8 best on those three files and three more new ones
+# (seeds 14-16; 414,720 training frames per epoch), 8 epochs, two threads (the recorded run made seeds 14-16 with
+# --workers 1, which gives the same files)
+train_files_2018 14 15 16
 (cd "$D" && nice -n 5 $GRAMC train rml2018a_train_s11_sh16.h5 rml2018a_train_s12_sh16.h5 rml2018a_train_s13_sh16.h5 \
   rml2018a_train_s14_sh16.h5 rml2018a_train_s15_sh16.h5 rml2018a_train_s16_sh16.h5 \
   -m mnv4s -o models/amc-default-s9.onnx --threads 2 --init-weights models/amc-default-s8.onnx.ckpt \
@@ -141,19 +145,15 @@ done
   --report models/amc-default-s9.train.json)
 # the default's stage 10 (not shipped itself: 0.528 / 0.698 / 0.821 at 0 dB / 8 dB / >= 10 dB against stage 9's
 # 0.535 / 0.713 / 0.818, all within about one standard error; session 6's stage 11 starts from it)
-for s in 17 18 19; do
-  $G --preset rml2018a -n 300 --snrs=0:30:2 --seed $s --shard-size 16 --out "$D/rml2018a_train_s${s}_sh16.h5"
-done
+train_files_2018 17 18 19
 (cd "$D" && $GRAMC train rml2018a_train_s1{4,5,6,7,8,9}_sh16.h5 -m mnv4s -o models/amc-default-s10.onnx \
   --threads 2 --init-weights models/amc-default-s9.onnx.ckpt --epochs 4 --schedule cosine --batch-size 128 \
   --lr 2e-4 --patience 4 --max-minutes 30 --seed 3 --int8 --report models/amc-default-s10.train.json)
 
-# --- sessions 6 and 7 (same machine as session 5, its checkpoints still there; docs/models.md, "Targets and what was
-# reached").  The default's stage 11: from the stage-10 best on seeds 17-19 and three new files (seeds
-# 23-25, made with --workers 1, which gives the same files), 8 epochs, one thread, 88 min.
-for s in 23 24 25; do
-  $G --preset rml2018a -n 300 --snrs=0:30:2 --seed $s --shard-size 16 --out "$D/rml2018a_train_s${s}_sh16.h5"
-done
+# --- sessions 6 and 7 (same machine as session 5, its checkpoints still there; docs/models.md, "Targets and
+# what was reached").  The default's stage 11 (shipped in session 6): from the stage-10 best on seeds 17-19 and three
+# new files (seeds 23-25, made with --workers 1, which gives the same files), 8 epochs, one thread, 88 min.
+train_files_2018 23 24 25
 (cd "$D" && nice -n 5 $GRAMC train rml2018a_train_s17_sh16.h5 rml2018a_train_s18_sh16.h5 rml2018a_train_s19_sh16.h5 \
   rml2018a_train_s23_sh16.h5 rml2018a_train_s24_sh16.h5 rml2018a_train_s25_sh16.h5 \
   -m mnv4s -o models/amc-default-s11.onnx --threads 1 --init-weights models/amc-default-s10.onnx.ckpt \
