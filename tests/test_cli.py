@@ -15,7 +15,7 @@ def _subparsers(parser):
 def test_every_option_shows_its_default():
     parser = cli.build_parser()
     subs = _subparsers(parser)
-    assert set(subs) == {"generate", "train", "evaluate", "demo"}
+    assert set(subs) == {"generate", "train", "evaluate", "variant", "demo"}
     for name, p in subs.items():
         fmt = p._get_formatter()
         for a in p._actions:
@@ -27,7 +27,7 @@ def test_every_option_shows_its_default():
 
 def test_help_and_version(cli):
     p = cli("--help", check=True)
-    for name in ("generate", "train", "evaluate", "demo"):
+    for name in ("generate", "train", "evaluate", "variant", "demo"):
         assert name in p.stdout
     p = cli("--version", check=True)
     assert p.stdout.startswith("gr-amc ")

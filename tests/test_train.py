@@ -509,3 +509,26 @@ def test_classifier_block_runs_exported_zoo_model(name, tmp_path):
     np.testing.assert_allclose(probs, expected, atol=1e-4)
     labels = [pmt.symbol_to_string(t.value) for t in snk.tags() if pmt.symbol_to_string(t.key) == contract.TAG_LABEL]
     assert labels == [classes[i] for i in expected.argmax(1)]
+
+
+def test_probs_export_of_every_zoo_model():
+    """--output-kind probs: the graph ends in a softmax, its output equals the softmax of PyTorch's logits for every
+    zoo model (those with batch norm and dropout included), and the model is left in eval mode (the export check
+    once ran the network in training mode and refused every such model)."""
+    classes = ["BPSK", "QPSK", "8PSK"]
+    rng = np.random.default_rng(3)
+    frames = (rng.standard_normal((6, 32)) + 1j * rng.standard_normal((6, 32))).astype(np.complex64)
+    for name in models.MODEL_NAMES:
+        torch.manual_seed(0)
+        net = models.build(name, len(classes), 32).eval()
+        rep, layout = models.model_spec(name)
+        x = contract.to_model_input(frames, rep, layout)
+        blob, diff = train.export_onnx(net, x, {contract.META_CLASSES: classes}, output_kind="probs")
+        assert not any(m.training for m in net.modules()), name
+        with torch.no_grad():
+            expected = torch.softmax(net(torch.from_numpy(x)), -1).numpy()
+        sess = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
+        got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+        np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
+        assert "Softmax" in {n.op_type for n in onnx.load_from_string(blob).graph.node}, name

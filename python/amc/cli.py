@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "generate": ("generate", "generate a labelled dataset (RadioML HDF5 / pickle layouts, SigMF)"),
     "train": ("train", "train a model on a dataset file and export it to ONNX"),
     "evaluate": ("evaluate", "evaluate ONNX models on a test dataset (tables, plots, reports)"),
+    "variant": ("variant", "write an int8, float16 or rotation-ensemble variant of an ONNX model file"),
     "demo": ("demo", "the main job: generate, classify with the shipped model, print a report"),
 }
 

@@ -40,6 +40,8 @@ META_MODEL = "amc.model"                    # architecture name
 META_DATASET = "amc.dataset"                # dataset preset / file the model was trained on
 META_SEED = "amc.seed"                      # training seed
 META_TRAINING = "amc.training"              # JSON: how it was trained (epochs, lr, command...)
+META_ROTATIONS = "amc.rotations"            # int, optional: the graph averages the network over this many
+                                            # turns of each frame (a rotation ensemble, quantize.rotation_ensemble)
 
 REQUIRED_META = (META_CLASSES, META_FRAME_LENGTH, META_INPUT_LAYOUT, META_REPRESENTATION,
                  META_NORMALIZATION)

@@ -270,7 +270,9 @@ def evaluate_model(path, data, name=None, threads=1, batch=256, latency=True, la
                path=path, model=meta.get(contract.META_MODEL), dataset=meta.get(contract.META_DATASET),
                metrics=compute_metrics(pred, data["labels"], data["snrs"], data["classes"]),
                bytes=os.path.getsize(path), onnx_weights=count_weights(proto), macs=count_macs(proto, L),
-               quantization=meta.get("amc.quantization"), accuracy_run_seconds=round(wall, 2), _pred=pred)
+               quantization=meta.get("amc.quantization"),
+               rotations=int(meta[contract.META_ROTATIONS]) if contract.META_ROTATIONS in meta else None,
+               accuracy_run_seconds=round(wall, 2), _pred=pred)
     training = meta.get(contract.META_TRAINING)
     res["parameters"] = training.get("parameters") if isinstance(training, dict) else None
     if latency:
@@ -316,6 +318,7 @@ def markdown_report(results, data_info, table_snrs, title):
         lat1 = f"{r['latency_ms_b1']:.3f}" if "latency_ms_b1" in r else "-"
         lat64 = f"{r['latency_ms_b64']:.3f}" if "latency_ms_b64" in r else "-"
         kind = r["model"] + (" " + r["quantization"].split()[0] if r.get("quantization") else "")  # int8, float16
+        kind += f" x{r['rotations']} rotations" if r.get("rotations") else ""
         lines.append(f"| {r['name']} | {kind} | "
                      f"{_fmt_int(r['parameters'])} | {_fmt_int(r['onnx_weights'])} | {r['bytes'] / 1024:.1f} kB | "
                      f"{_fmt_int(r['macs'])} | {lat1} | {lat64} |")

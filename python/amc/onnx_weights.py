@@ -16,7 +16,9 @@ shipped model (or any model ``gr-amc train`` wrote) on new data, its weights are
 - finally ONNX Runtime runs the file and PyTorch the model on the same inputs: any difference beyond the export
   check's tolerance is an error (nothing is trained from a wrong import).
 
-int8 files (quantized graphs) are refused: fine-tune the float file.
+int8 files (quantized graphs) are refused: fine-tune the float file.  A rotation ensemble
+(quantize.rotation_ensemble) is read as the network inside it: the import is checked against that network, and
+the fine-tuned model is a plain network again (`gr-amc variant --rotations K` makes the ensemble of it).
 """
 import numpy as np
 
@@ -106,9 +108,13 @@ def import_onnx_weights(model, proto, calib_inputs, atol=1e-3, rtol=1e-3, batch=
 
     Returns (max |ONNX Runtime - PyTorch| on calib_inputs, number of BatchNorms restored).  Raises WeightImportError
     (a ValueError) naming the first layer that does not fit, or when the outputs differ."""
-    from .quantize import onnx_predict
+    from .quantize import onnx_predict, rotation_ensemble_network
     from .train import predict_logits
 
+    try:
+        proto = rotation_ensemble_network(proto)            # an ensemble: its network
+    except ValueError as e:
+        raise WeightImportError(str(e))
     nodes = onnx_weight_nodes(proto)
     layers = _torch_layers(model)
     kinds_onnx = [k for k, _ in nodes]

@@ -125,6 +125,7 @@ def ort_session(path_or_bytes, threads=1):
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
+    so.log_severity_level = 3              # errors only (QDQ graphs carry constants ORT prunes, with a warning each)
     return ort.InferenceSession(path_or_bytes, so, providers=["CPUExecutionProvider"])
 
 
@@ -139,3 +140,162 @@ def onnx_predict(path_or_bytes, x, batch=256, threads=1):
 def onnx_accuracy(path, x, y, batch=256):
     import numpy as np
     return float(np.mean(onnx_predict(path, x, batch).argmax(1) == y))
+
+
+ENSEMBLE_NODE_DOC = "gr-amc rotation ensemble"       # doc_string of the nodes rotation_ensemble adds
+
+
+def rotation_ensemble(proto, rotations):
+    """The ONNX model `proto` (a gr-amc model with the contract) turned into a rotation ensemble: each frame is
+    fed to the network `rotations` times, turned by 360/rotations degrees each time (multiplied by
+    exp(j*2*pi*k/rotations) before the network), and the outputs are averaged -- log-probabilities for a model
+    that outputs logits (the result is again logits: the log of the views' geometric-mean probability, up to a
+    constant), probabilities for one that outputs probabilities.  The channel turns every frame by a random
+    phase, so every class looks the same under a rotation and each view is an equally valid look at the frame;
+    averaging them removes the part of the network's answer that depends on the frame's phase.  The cost is
+    `rotations` times the computation; the weights and the contract are unchanged (amc.rotations is added).
+
+    The rotation is done inside the graph on the model input for both representations: iq (I, Q) -> (cI - sQ,
+    sI + cQ); ap (amplitude, phase/pi) -> (amplitude, phase/pi + 2k/rotations wrapped into [-1, 1)).  Works
+    for float, float16 and int8 graphs alike.  Returns a new ModelProto; ValueError for a model that is already
+    an ensemble, lacks the contract, or a count under 2."""
+    import math
+
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+    from . import contract
+
+    rotations = int(rotations)
+    if rotations < 2:
+        raise ValueError(f"a rotation ensemble needs at least 2 rotations, got {rotations}")
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if contract.META_ROTATIONS in meta:
+        raise ValueError(f"the model is already a rotation ensemble ({meta[contract.META_ROTATIONS]} rotations)")
+    for key in (contract.META_INPUT_LAYOUT, contract.META_REPRESENTATION):
+        if key not in meta:
+            raise ValueError(f"the model lacks the metadata {key} (see DESIGN.md, contracts)")
+    layout, rep = meta[contract.META_INPUT_LAYOUT], meta[contract.META_REPRESENTATION]
+    if layout not in contract.INPUT_LAYOUTS or rep not in contract.REPRESENTATIONS:
+        raise ValueError(f"unknown input layout {layout!r} or representation {rep!r}")
+    output = meta.get(contract.META_OUTPUT, "probs")
+    axis = layout.split(",").index("2")                    # the axis that holds the two components
+    m = onnx.ModelProto()
+    m.CopyFrom(proto)
+    g = m.graph
+    if len(g.input) != 1 or len(g.output) != 1:
+        raise ValueError("a rotation ensemble needs a graph with one input and one output")
+    opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 17)
+    x_name, y_name = g.input[0].name, g.output[0].name
+    taken = {t.name for t in g.initializer} | {o for n in g.node for o in n.output} | {x_name, y_name}
+
+    def fresh(name):
+        name = "rot_" + name
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        return name
+
+    inner_x, inner_y = fresh("views"), fresh("view_outputs")
+    for n in g.node:                                       # the network now reads the views, writes per view
+        n.input[:] = [inner_x if i == x_name else i for i in n.input]
+        n.output[:] = [inner_y if o == y_name else o for o in n.output]
+    consts, pre, head = [], [], []                         # nodes before and after the network
+    nodes = pre
+
+    def const(name, value, dtype=np.float32):
+        t = numpy_helper.from_array(np.asarray(value, dtype), fresh(name))
+        consts.append(t)
+        return t.name
+
+    def node(op, inputs, name, **attrs):
+        out = fresh(name)
+        nodes.append(helper.make_node(op, inputs, [out], name=out, doc_string=ENSEMBLE_NODE_DOC, **attrs))
+        return out
+
+    first = node("Slice", [x_name, const("s0", [0], np.int64), const("e0", [1], np.int64),
+                           const("ax", [axis], np.int64)], "first")
+    second = node("Slice", [x_name, const("s1", [1], np.int64), const("e1", [2], np.int64),
+                            const("ax", [axis], np.int64)], "second")
+    views = []
+    for k in range(rotations):
+        if k == 0:
+            views.append(x_name)
+            continue
+        if rep == "iq":
+            c, s = math.cos(2 * math.pi * k / rotations), math.sin(2 * math.pi * k / rotations)
+            if abs(c) < 1e-12:
+                c = 0.0
+            if abs(s) < 1e-12:
+                s = 0.0
+            a = node("Sub", [node("Mul", [first, const(f"c{k}", c)], f"ci{k}"),
+                             node("Mul", [second, const(f"s{k}", s)], f"sq{k}")], f"i{k}")
+            b = node("Add", [node("Mul", [first, const(f"s{k}", s)], f"si{k}"),
+                             node("Mul", [second, const(f"c{k}", c)], f"cq{k}")], f"q{k}")
+        else:                                              # amplitude stays; phase/pi turns and wraps
+            a = first
+            shifted = node("Add", [second, const(f"shift{k}", 1.0 + 2.0 * k / rotations)], f"shifted{k}")
+            b = node("Sub", [node("Mod", [shifted, const("two", 2.0)], f"wrapped{k}", fmod=1),
+                             const("one", 1.0)], f"phase{k}")
+        views.append(node("Concat", [a, b], f"view{k}", axis=axis))
+    nodes.append(helper.make_node("Concat", views, [inner_x], name=inner_x, axis=0, doc_string=ENSEMBLE_NODE_DOC))
+    nodes = head
+    shape = node("Concat", [const("k", [rotations], np.int64), const("minus1", [-1], np.int64),
+                            node("Slice", [node("Shape", [inner_y], "yshape"), const("s1b", [1], np.int64),
+                                           const("e2", [2], np.int64)], "classes")], "stack_shape", axis=0)
+    stacked = node("Reshape", [inner_y, shape], "stacked")
+    per_view = node("LogSoftmax", [stacked], "logp", axis=2) if output == "logits" else stacked
+    if opset >= 18:                                        # ReduceMean's axes became an input in opset 18
+        head.append(helper.make_node("ReduceMean", [per_view, const("axis0", [0], np.int64)], [y_name],
+                                     name=fresh("mean"), keepdims=0, doc_string=ENSEMBLE_NODE_DOC))
+    else:
+        head.append(helper.make_node("ReduceMean", [per_view], [y_name], name=fresh("mean"), axes=[0], keepdims=0,
+                                     doc_string=ENSEMBLE_NODE_DOC))
+    net = list(g.node)
+    del g.node[:]
+    g.node.extend(pre + net + head)
+    g.initializer.extend(consts)
+    del g.value_info[:]                                    # the network's batch is now rotations x N
+    e = m.metadata_props.add()
+    e.key, e.value = contract.META_ROTATIONS, str(rotations)
+    onnx.checker.check_model(m)
+    return m
+
+
+def rotation_ensemble_network(proto):
+    """The network inside a rotation ensemble (rotation_ensemble's input, up to the shape annotations it drops):
+    the ensemble's nodes (marked by their doc_string) and constants removed, the network's input and output
+    renamed back, amc.rotations removed from the metadata.  A model that is not an ensemble is returned as it
+    is.  ValueError if the marked nodes are not an ensemble's."""
+    import onnx
+    from . import contract
+    if not any(p.key == contract.META_ROTATIONS for p in proto.metadata_props):
+        return proto
+    m = onnx.ModelProto()
+    m.CopyFrom(proto)
+    g = m.graph
+    added = [n for n in g.node if n.doc_string == ENSEMBLE_NODE_DOC]
+    net = [n for n in g.node if n.doc_string != ENSEMBLE_NODE_DOC]
+    made = {o for n in added for o in n.output}
+    net_inputs = {i for n in net for i in n.input}
+    views = [o for o in made if o in net_inputs]            # what the network reads: the stacked views
+    outs = [i for n in added for i in n.input if i in {o for n in net for o in n.output}]
+    if not added or len(views) != 1 or len(set(outs)) != 1:
+        raise ValueError("the graph is marked as a rotation ensemble but its ensemble nodes cannot be taken off")
+    x_name, y_name = g.input[0].name, g.output[0].name
+    for n in net:
+        n.input[:] = [x_name if i == views[0] else i for i in n.input]
+        n.output[:] = [y_name if o == outs[0] else o for o in n.output]
+    used = {i for n in net for i in n.input}
+    keep = [t for t in g.initializer if t.name in used or not t.name.startswith("rot_")]
+    del g.node[:]
+    g.node.extend(net)
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    meta = [(p.key, p.value) for p in m.metadata_props if p.key != contract.META_ROTATIONS]
+    del m.metadata_props[:]
+    for k, v in meta:
+        e = m.metadata_props.add()
+        e.key, e.value = k, v
+    onnx.checker.check_model(m)
+    return m

@@ -308,7 +308,9 @@ def export_onnx(model, example, metadata, output_kind="logits", check_inputs=Non
     import torch
 
     model = model.cpu().eval()
-    net = torch.nn.Sequential(model, torch.nn.Softmax(dim=-1)) if output_kind == "probs" else model
+    # the wrapper must be in eval mode too: torch.onnx.export puts the module back into the mode it found it in,
+    # recursively, so a training-mode wrapper would leave batch norm and dropout in training mode for the check
+    net = torch.nn.Sequential(model, torch.nn.Softmax(dim=-1)).eval() if output_kind == "probs" else model
     buf = io.BytesIO()
     with warnings.catch_warnings():
         # the legacy exporter's deprecation notice, and its RNN batch-size warning: the batch axis is checked below
@@ -398,7 +400,9 @@ def _init_from_onnx(args, model, path, classes, frame_length, normalization, x_t
         raise CliError(f"--init-weights: cannot import the weights of {path!r}: {e}")
     with open(path, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
-    _log(args, f"initialized from the weights of {path} (sha256 {sha[:12]}; ONNX Runtime vs PyTorch max |diff| "
+    inside = (f"the network inside the {meta[contract.META_ROTATIONS]}-rotation ensemble "
+              if contract.META_ROTATIONS in meta else "")
+    _log(args, f"initialized from the weights of {inside}{path} (sha256 {sha[:12]}; ONNX Runtime vs PyTorch max |diff| "
                f"{diff:.2e} on {len(calib)} training frames" +
          (f"; {n_bn} batch norms re-estimated on them)" if n_bn else ")"))
     return sha
