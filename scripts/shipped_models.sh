@@ -2,7 +2,7 @@
 # How the shipped models gr-amc/models/amc-default.onnx and amc-gru.onnx were made: data, training, evaluation.
 # These are the exact commands of the recorded runs (docs/models.md has the results), in training stages run in
 # seven working sessions on the 2-core CPU of the development machine (the shipped default: about 9 hours of
-# training in all; the shipped GRU: about 3.7 hours).
+# training in all, then made a 4-rotation ensemble in session 8; the shipped GRU: about 3.7 hours).
 # Where a run was stopped by hand, the comment says so and gives the option that reproduces the same stop.
 #
 #   scripts/shipped_models.sh [DATA_DIR]          (default /work/data; outputs DATA_DIR/models, DATA_DIR/eval-*)
@@ -159,7 +159,7 @@ train_files_2018 23 24 25
   -m mnv4s -o models/amc-default-s11.onnx --threads 1 --init-weights models/amc-default-s10.onnx.ckpt \
   --epochs 8 --schedule cosine --batch-size 128 --lr 3e-4 --patience 4 --max-minutes 95 --seed 4 --int8 \
   --report models/amc-default-s11.train.json)
-# Stage 12 (session 7, shipped): from the stage-11 best, 10 epochs over eight files at once (seeds 11-16 and 23-24;
+# Stage 12 (session 7; shipped in session 8 as the 4-rotation ensemble below): from the stage-11 best, 10 epochs over eight files at once (seeds 11-16 and 23-24;
 # 552,960 training frames per epoch), two threads, 100 min.
 (cd "$D" && nice -n 5 $GRAMC train rml2018a_train_s11_sh16.h5 rml2018a_train_s12_sh16.h5 rml2018a_train_s13_sh16.h5 \
   rml2018a_train_s14_sh16.h5 rml2018a_train_s15_sh16.h5 rml2018a_train_s16_sh16.h5 \
@@ -183,15 +183,19 @@ train_files_2018 23 24 25
 #     --normalization rms --threads 1 --init-weights models/amc-gru-s6.onnx.ckpt --epochs 10 --schedule cosine \
 #     --batch-size 256 --lr 3e-4 --patience 5 --max-minutes 45 --seed 2 --fp16 --report models/amc-gru-s7.train.json)
 
+# Session 8: the shipped default is stage 12's network (and its int8 twin) as a 4-rotation ensemble, no training.
+$GRAMC variant "$D/models/amc-default-s12.onnx" -o "$D/models/amc-default-s12-r4.onnx" --rotations 4
+$GRAMC variant "$D/models/amc-default-s12-int8.onnx" -o "$D/models/amc-default-s12-int8-r4.onnx" --rotations 4
+
 # --- evaluation on the unseen test sets ----------------------------------------------------------------------
-$GRAMC evaluate "$D/rml2018a_test_s777_sh10.h5" -m "$D/models/amc-default-s12.onnx" \
-  "$D/models/amc-default-s12-int8.onnx" --names amc-default amc-default-int8 -o "$D/eval-default" \
+$GRAMC evaluate "$D/rml2018a_test_s777_sh10.h5" -m "$D/models/amc-default-s12-r4.onnx" \
+  "$D/models/amc-default-s12-int8-r4.onnx" --names amc-default amc-default-int8 -o "$D/eval-default" \
   --confusion-snrs 0 8 10 30 --title "amc-default on rml2018a (test seed 777)"
 $GRAMC evaluate "$D/rml2016a_test_s777_sh10.h5" -m "$D/models/amc-gru-s5.onnx" "$D/models/amc-gru-s5-int8.onnx" \
   --names amc-gru amc-gru-int8 -o "$D/eval-gru" --confusion-snrs 0 10 18 \
   --title "amc-gru on rml2016a (test seed 777)"
 
 # --- ship ------------------------------------------------------------------------------------------------------
-cp "$D/models/amc-default-s12.onnx" gr-amc/models/amc-default.onnx
-cp "$D/models/amc-default-s12-int8.onnx" gr-amc/models/amc-default-int8.onnx
+cp "$D/models/amc-default-s12-r4.onnx" gr-amc/models/amc-default.onnx
+cp "$D/models/amc-default-s12-int8-r4.onnx" gr-amc/models/amc-default-int8.onnx
 cp "$D/models/amc-gru-s5.onnx" gr-amc/models/amc-gru.onnx

@@ -471,6 +471,8 @@ def test_shipped_models_carry_the_contract(name, classes, frame_length):
     assert onnx_predict(path, contract.to_model_input(z, rep, layout)).shape == (2, len(classes))
     if name == "amc-gru":
         assert os.path.getsize(path) <= 73_500
+    # the default and its int8 twin ship as 4-rotation ensembles (docs/models.md); the GRU as the bare network
+    assert meta.get(contract.META_ROTATIONS) == (None if name == "amc-gru" else "4")
 
 
 @pytest.mark.parametrize("name", models.MODEL_NAMES)
