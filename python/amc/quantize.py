@@ -203,10 +203,14 @@ def rotation_ensemble(proto, rotations):
     consts, pre, head = [], [], []                         # nodes before and after the network
     nodes = pre
 
-    def const(name, value, dtype=np.float32):
-        t = numpy_helper.from_array(np.asarray(value, dtype), fresh(name))
-        consts.append(t)
-        return t.name
+    made = {}
+
+    def const(name, value, dtype=np.float32):             # one initializer per (name, value)
+        key = (name, np.asarray(value, dtype).tobytes())
+        if key not in made:
+            consts.append(numpy_helper.from_array(np.asarray(value, dtype), fresh(name)))
+            made[key] = consts[-1].name
+        return made[key]
 
     def node(op, inputs, name, **attrs):
         out = fresh(name)
