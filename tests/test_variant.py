@@ -99,6 +99,7 @@ def test_classifier_block_runs_a_rotation_ensemble(tmp_path):
     tb = gr.top_block()
     src = blocks.vector_source_c(stream.tolist(), False)
     clf = amc.classifier(model=str(ens_path))
+    assert clf.metadata()[contract.META_ROTATIONS] == "4"
     snk = blocks.vector_sink_c()
     tb.connect(src, clf, snk)
     tb.run()

@@ -370,7 +370,9 @@ class _classifier_base(gr.basic_block):
         self.logger.info(
             f"model {runner.path}: {len(self._classes)} classes, frame_len {self._L}, hop {self._hop}, "
             f"{runner.representation}/{runner.layout}, normalization {runner.normalization}, "
-            f"output {runner.output}, batch {'static ' + str(runner.static_batch) if runner.static_batch else '<= ' + str(self._max_batch)}")
+            f"output {runner.output}, batch {'static ' + str(runner.static_batch) if runner.static_batch else '<= ' + str(self._max_batch)}"
+            + (f", {runner.metadata[C.META_ROTATIONS]}-rotation ensemble"
+               if C.META_ROTATIONS in runner.metadata else ""))
 
     def _reset_state(self):
         self._consumed = 0      # == nitems_read(0)
