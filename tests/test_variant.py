@@ -84,6 +84,11 @@ def test_rotation_ensemble_is_the_mean_over_turned_frames(name, K, output, tmp_p
         quantize.rotation_ensemble(ens, 2)
     with pytest.raises(ValueError, match="at least 2 rotations"):
         quantize.rotation_ensemble(proto, 1)
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(proto)
+    fixed.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    with pytest.raises(ValueError, match="batch size is fixed at 1"):
+        quantize.rotation_ensemble(fixed, 4)
 
 
 def test_classifier_block_runs_a_rotation_ensemble(tmp_path):

@@ -158,7 +158,7 @@ def rotation_ensemble(proto, rotations):
     The rotation is done inside the graph on the model input for both representations: iq (I, Q) -> (cI - sQ,
     sI + cQ); ap (amplitude, phase/pi) -> (amplitude, phase/pi + 2k/rotations wrapped into [-1, 1)).  Works
     for float, float16 and int8 graphs alike.  Returns a new ModelProto; ValueError for a model that is already
-    an ensemble, lacks the contract, or a count under 2."""
+    an ensemble, lacks the contract, has a fixed batch size, or a count under 2."""
     import math
 
     import numpy as np
@@ -185,6 +185,10 @@ def rotation_ensemble(proto, rotations):
     g = m.graph
     if len(g.input) != 1 or len(g.output) != 1:
         raise ValueError("a rotation ensemble needs a graph with one input and one output")
+    batch = g.input[0].type.tensor_type.shape.dim[0] if g.input[0].type.tensor_type.shape.dim else None
+    if batch is not None and batch.HasField("dim_value"):
+        raise ValueError(f"the graph's batch size is fixed at {batch.dim_value}; a rotation ensemble runs the network "
+                         f"on {rotations} views of each frame in one batch and needs a dynamic batch axis")
     opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 17)
     x_name, y_name = g.input[0].name, g.output[0].name
     taken = {t.name for t in g.initializer} | {o for n in g.node for o in n.output} | {x_name, y_name}
