@@ -44,9 +44,13 @@ def main():
         print(f"{path} is not a rotation ensemble (no {contract.META_ROTATIONS})", file=sys.stderr)
         return 2
     K, L = int(meta[contract.META_ROTATIONS]), int(meta[contract.META_FRAME_LENGTH])
-    tmp = tempfile.mkdtemp(prefix="bench_rotations_")
-    net = os.path.join(tmp, "network.onnx")
-    onnx.save(quantize.rotation_ensemble_network(proto), net)
+    with tempfile.TemporaryDirectory(prefix="bench_rotations_") as tmp:
+        net = os.path.join(tmp, "network.onnx")
+        onnx.save(quantize.rotation_ensemble_network(proto), net)
+        return bench(args, path, net, K, L)
+
+
+def bench(args, path, net, K, L):
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
           f"python {platform.python_version()}, GNU Radio {gr.version()}")
     print(f"model: {path} ({K}-rotation ensemble) and its network; frame_len {L}; max_batch {args.max_batch}, "

@@ -39,12 +39,13 @@ def frames_of(n, L, seed):
 
 def torch_reference(net, frames, name, K, output):
     """Mean over k of log_softmax (logits models) or softmax (probs models) of the network on frames turned by
-    exp(j 2 pi k / K), the turn done on the complex samples in numpy."""
+    exp(j 2 pi k / K), the turn done on the complex samples in numpy (zero samples stay zero, phase 0)."""
     rep, layout = models.model_spec(name)
     views = []
     with torch.no_grad():
         for k in range(K):
             turned = (frames * np.exp(2j * np.pi * k / K)).astype(np.complex64)
+            turned[frames == 0] = 0              # a zero stays +0 (a turned -0 would get np.angle's pi)
             out = net(torch.from_numpy(contract.to_model_input(turned, rep, layout)))
             views.append(torch.log_softmax(out, -1) if output == "logits" else torch.softmax(out, -1))
     return torch.stack(views).mean(0).numpy()
@@ -89,6 +90,25 @@ def test_rotation_ensemble_is_the_mean_over_turned_frames(name, K, output, tmp_p
     fixed.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
     with pytest.raises(ValueError, match="batch size is fixed at 1"):
         quantize.rotation_ensemble(fixed, 4)
+    old = onnx.ModelProto()
+    old.CopyFrom(proto)
+    old.opset_import[0].version = 9
+    with pytest.raises(ValueError, match="opset is 9; a rotation ensemble needs opset 13"):
+        quantize.rotation_ensemble(old, 4)
+
+
+def test_amplitude_phase_views_wrap_as_the_contract_does(tmp_path):
+    """Samples a turn puts on the negative real axis get phase/pi = +1 inside the graph, as np.angle gives it
+    (not -1), and zero samples keep phase 0: the ensemble of a GRU equals the PyTorch reference on frames made of
+    such samples (a wrong wrap moves the GRU's log-probabilities by several hundredths)."""
+    L = 32
+    path = tmp_path / "gru.onnx"
+    net = export("gru", path, L)
+    ens = quantize.rotation_ensemble(onnx.load(str(path)), 4)
+    pattern = np.array([1, -1, 1j, -1j, 0, 1 + 1j, -1 - 1j, 0.5], np.complex64)
+    frames = np.stack([np.roll(np.resize(pattern, L), s) for s in range(3)]).astype(np.complex64)
+    got = quantize.onnx_predict(ens.SerializeToString(), contract.to_model_input(frames, "ap", "N,L,2"))
+    np.testing.assert_allclose(got, torch_reference(net, frames, "gru", 4, "logits"), rtol=1e-4, atol=1e-4)
 
 
 def test_classifier_block_runs_a_rotation_ensemble(tmp_path):
@@ -187,6 +207,11 @@ def test_variant_cli(tiny):
     assert "--rotations 1 takes the network out" in refused(src, "-o", d / "r1.onnx", "--rotations", 1)
     assert "--rotations must be >= 1" in refused(src, "-o", d / "r1.onnx", "--rotations", 0)
     assert "is the input model" in refused(src, "-o", src, "--rotations", 4)
+    (d / "link.onnx").symlink_to(src)
+    assert "is the input model" in refused(d / "link.onnx", "-o", src, "--rotations", 4)
+    assert "already quantized (int8 dynamic" in refused(d / "qd.onnx", "-o", d / "x.onnx", "--int8")
+    assert "already quantized (float16" in refused(d / "h.onnx", "-o", d / "x.onnx", "--fp16")
+    assert "cannot write" in refused(src, "-o", d / "tiny.h5" / "x.onnx", "--fp16")
     assert "--calibration is only used with --int8" in refused(src, "-o", d / "x.onnx", "--fp16",
                                                                "--calibration", data)
     assert "not found" in refused(d / "nope.onnx", "-o", d / "x.onnx", "--fp16")

@@ -156,9 +156,12 @@ def rotation_ensemble(proto, rotations):
     `rotations` times the computation; the weights and the contract are unchanged (amc.rotations is added).
 
     The rotation is done inside the graph on the model input for both representations: iq (I, Q) -> (cI - sQ,
-    sI + cQ); ap (amplitude, phase/pi) -> (amplitude, phase/pi + 2k/rotations wrapped into [-1, 1)).  Works
-    for float, float16 and int8 graphs alike.  Returns a new ModelProto; ValueError for a model that is already
-    an ensemble, lacks the contract, has a fixed batch size, or a count under 2."""
+    sI + cQ); ap (amplitude, phase/pi) -> (amplitude, phase/pi + 2k/rotations wrapped into (-1, 1] as
+    contract.to_model_input's np.angle gives it; 0 where the amplitude is 0).  Works for float32-input graphs
+    of float, float16-weight and int8 models alike.  A model without amc.output counts as one that outputs
+    probabilities (as the classifier assumes until its dry run says otherwise): its outputs are averaged.  Returns a new ModelProto; ValueError for a model that is already
+    an ensemble, lacks the contract, has a fixed batch size, subgraphs, an opset under 13 or a non-float32
+    input, or for a count under 2."""
     import math
 
     import numpy as np
@@ -183,14 +186,23 @@ def rotation_ensemble(proto, rotations):
     m = onnx.ModelProto()
     m.CopyFrom(proto)
     g = m.graph
-    if len(g.input) != 1 or len(g.output) != 1:
+    stored = {t.name for t in g.initializer}
+    inputs = [i for i in g.input if i.name not in stored]  # older exporters list the weights as inputs too
+    if len(inputs) != 1 or len(g.output) != 1:
         raise ValueError("a rotation ensemble needs a graph with one input and one output")
-    batch = g.input[0].type.tensor_type.shape.dim[0] if g.input[0].type.tensor_type.shape.dim else None
+    if inputs[0].type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+        raise ValueError("a rotation ensemble needs a graph whose input is float32")
+    batch = inputs[0].type.tensor_type.shape.dim[0] if inputs[0].type.tensor_type.shape.dim else None
     if batch is not None and batch.HasField("dim_value"):
         raise ValueError(f"the graph's batch size is fixed at {batch.dim_value}; a rotation ensemble runs the network "
                          f"on {rotations} views of each frame in one batch and needs a dynamic batch axis")
-    opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 17)
-    x_name, y_name = g.input[0].name, g.output[0].name
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in g.node for a in n.attribute):
+        raise ValueError("the graph has subgraphs (If/Loop/Scan), which a rotation ensemble does not rewire")
+    opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None or opset < 13:
+        raise ValueError(f"the graph's opset is {opset}; a rotation ensemble needs opset 13 or later "
+                         f"(gr-amc train exports opset 17)")
+    x_name, y_name = inputs[0].name, g.output[0].name
     taken = {t.name for t in g.initializer} | {o for n in g.node for o in n.output} | {x_name, y_name}
 
     def fresh(name):
@@ -225,6 +237,8 @@ def rotation_ensemble(proto, rotations):
                            const("ax", [axis], np.int64)], "first")
     second = node("Slice", [x_name, const("s1", [1], np.int64), const("e1", [2], np.int64),
                             const("ax", [axis], np.int64)], "second")
+    if rep == "ap":
+        zero = node("Equal", [first, const("zero", 0.0)], "silent")
     views = []
     for k in range(rotations):
         if k == 0:
@@ -242,9 +256,12 @@ def rotation_ensemble(proto, rotations):
                              node("Mul", [second, const(f"c{k}", c)], f"cq{k}")], f"q{k}")
         else:                                              # amplitude stays; phase/pi turns and wraps
             a = first
-            shifted = node("Add", [second, const(f"shift{k}", 1.0 + 2.0 * k / rotations)], f"shifted{k}")
-            b = node("Sub", [node("Mod", [shifted, const("two", 2.0)], f"wrapped{k}", fmod=1),
-                             const("one", 1.0)], f"phase{k}")
+            # p + d wrapped into (-1, 1] as np.angle / pi gives it: 1 - fmod(3 - p - d, 2), the fmod argument
+            # >= 0 for p in [-1, 1] and d = 2k/K < 2; a zero sample keeps phase 0 (np.angle(0) = 0)
+            back = node("Sub", [const(f"shift{k}", 3.0 - 2.0 * k / rotations), second], f"back{k}")
+            turned = node("Sub", [const("one", 1.0), node("Mod", [back, const("two", 2.0)], f"mod{k}", fmod=1)],
+                          f"turned{k}")
+            b = node("Where", [zero, const("zero", 0.0), turned], f"phase{k}")
         views.append(node("Concat", [a, b], f"view{k}", axis=axis))
     nodes.append(helper.make_node("Concat", views, [inner_x], name=inner_x, axis=0, doc_string=ENSEMBLE_NODE_DOC))
     nodes = head
@@ -266,7 +283,10 @@ def rotation_ensemble(proto, rotations):
     del g.value_info[:]                                    # the network's batch is now rotations x N
     e = m.metadata_props.add()
     e.key, e.value = contract.META_ROTATIONS, str(rotations)
-    onnx.checker.check_model(m)
+    try:
+        onnx.checker.check_model(m)
+    except onnx.checker.ValidationError as err:
+        raise ValueError(f"the rotation ensemble of this graph is not a valid ONNX model: {err}")
     return m
 
 
@@ -305,5 +325,8 @@ def rotation_ensemble_network(proto):
     for k, v in meta:
         e = m.metadata_props.add()
         e.key, e.value = k, v
-    onnx.checker.check_model(m)
+    try:
+        onnx.checker.check_model(m)
+    except onnx.checker.ValidationError as err:
+        raise ValueError(f"the network taken out of the rotation ensemble is not a valid ONNX model: {err}")
     return m

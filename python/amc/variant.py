@@ -64,12 +64,14 @@ def run(args):
         src = paths.resolve_model(args.model)
     except FileNotFoundError as e:
         raise CliError(str(e))
-    if os.path.abspath(src) == os.path.abspath(args.output):
+    if os.path.realpath(src) == os.path.realpath(args.output):
         raise CliError(f"the output {args.output!r} is the input model; write the variant to another file")
     if args.calibration and not args.int8:
         raise CliError("--calibration is only used with --int8")
     proto, meta = read_contract(src)
     k_in = int(meta.get(contract.META_ROTATIONS, 1))
+    if (args.int8 or args.fp16) and meta.get("amc.quantization"):
+        raise CliError(f"{src} is already quantized ({meta['amc.quantization']}); make the variant of the float file")
     try:
         net = quantize.rotation_ensemble_network(proto)
         if args.rotations is not None:
@@ -102,6 +104,8 @@ def run(args):
                 q = dict(q, bytes=len(data), float_bytes=os.path.getsize(src))
     except ValueError as e:
         raise CliError(f"{src}: {e}")
+    except OSError as e:
+        raise CliError(f"cannot write {args.output!r}: {e}")
     again = f", as a {k_in}-rotation ensemble like its input" if k_in > 1 else ""
     print(f"wrote {args.output} ({q['bytes']:,} bytes, {q['bytes'] / q['float_bytes']:.0%} of {src}; "
           f"{q['method']}{again})")
