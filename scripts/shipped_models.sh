@@ -183,6 +183,15 @@ train_files_2018 23 24 25
 #     --normalization rms --threads 1 --init-weights models/amc-gru-s6.onnx.ckpt --epochs 10 --schedule cosine \
 #     --batch-size 256 --lr 3e-4 --patience 5 --max-minutes 45 --seed 2 --fp16 --report models/amc-gru-s7.train.json)
 
+# Stage 13 (session 8, not shipped): from the stage-12 best, 10 epochs over seeds 17-19, 25 and three new files
+# (seeds 26-28), 483,840 training frames per epoch, two threads, 75 min. Network 0.557 / 0.713 / 0.836 at 0 / 8 /
+# >= 10 dB, as a 4-rotation ensemble 0.562 / 0.723 / 0.843: not better than stage 12's ensemble at all three.
+#   train_files_2018 26 27 28
+#   (cd "$D" && nice -n 5 $GRAMC train rml2018a_train_s17_sh16.h5 rml2018a_train_s18_sh16.h5 \
+#     rml2018a_train_s19_sh16.h5 rml2018a_train_s25_sh16.h5 rml2018a_train_s26_sh16.h5 rml2018a_train_s27_sh16.h5 \
+#     rml2018a_train_s28_sh16.h5 -m mnv4s -o models/amc-default-s13.onnx --threads 2 \
+#     --init-weights models/amc-default-s12.onnx.ckpt --epochs 10 --schedule cosine --batch-size 128 --lr 3e-4 \
+#     --patience 4 --max-minutes 105 --seed 6 --int8 --report models/amc-default-s13.train.json)
 # Session 8: the shipped default is stage 12's network (and its int8 twin) as a 4-rotation ensemble, no training.
 $GRAMC variant "$D/models/amc-default-s12.onnx" -o "$D/models/amc-default-s12-r4.onnx" --rotations 4
 $GRAMC variant "$D/models/amc-default-s12-int8.onnx" -o "$D/models/amc-default-s12-int8-r4.onnx" --rotations 4
