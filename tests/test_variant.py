@@ -162,7 +162,7 @@ def test_variant_cli(tiny):
     assert f"wrote {d / 'r4.onnx'}" in p.stdout and "averaged over 4 rotations" in p.stdout
     assert meta(d / "r4.onnx") == dict(base, **{contract.META_ROTATIONS: "4"})
 
-    run_cli("variant", src, "-o", d / "q.onnx", "--int8", "--calibration", data, check=True)
+    run_cli("variant", src, "-o", d / "q.onnx", "--int8", "--calibration", data, "--seed", 2, check=True)
     assert meta(d / "q.onnx")["amc.quantization"].startswith("int8 static")
     run_cli("variant", src, "-o", d / "qd.onnx", "--int8", check=True)
     assert meta(d / "qd.onnx")["amc.quantization"].startswith("int8 dynamic")
@@ -214,6 +214,7 @@ def test_variant_cli(tiny):
     assert "cannot write" in refused(src, "-o", d / "tiny.h5" / "x.onnx", "--fp16")
     assert "--calibration is only used with --int8" in refused(src, "-o", d / "x.onnx", "--fp16",
                                                                "--calibration", data)
+    assert "--seed is only used with --int8 --calibration" in refused(src, "-o", d / "x.onnx", "--int8", "--seed", 3)
     assert "not found" in refused(d / "nope.onnx", "-o", d / "x.onnx", "--fp16")
     assert "not allowed with argument" in refused(src, "-o", d / "x.onnx", "--fp16", "--int8")
     assert "one of the arguments" in refused(src, "-o", d / "x.onnx")

@@ -33,7 +33,8 @@ def configure_parser(p):
     how.add_argument("--fp16", action="store_true", help="weights stored as float16, computed in float32")
     p.add_argument("--calibration", default=None, metavar="DATASET",
                    help="--int8: dataset file whose frames calibrate static quantization of a convolutional model")
-    p.add_argument("--seed", type=int, default=0, help="--int8: seed that draws the 256 calibration frames")
+    p.add_argument("--seed", type=int, default=None,
+                   help="--int8 --calibration: seed that draws the 256 calibration frames (default: 0)")
 
 
 def calibration_inputs(model_path, data_path, seed, count=256):
@@ -68,6 +69,8 @@ def run(args):
         raise CliError(f"the output {args.output!r} is the input model; write the variant to another file")
     if args.calibration and not args.int8:
         raise CliError("--calibration is only used with --int8")
+    if args.seed is not None and not args.calibration:
+        raise CliError("--seed is only used with --int8 --calibration (it draws the calibration frames)")
     proto, meta = read_contract(src)
     k_in = int(meta.get(contract.META_ROTATIONS, 1))
     if (args.int8 or args.fp16) and meta.get("amc.quantization"):
@@ -94,7 +97,7 @@ def run(args):
                 onnx.save(net, plain)
             dst = os.path.join(tmp, "variant.onnx") if k_in > 1 else args.output
             if args.int8:
-                calib = calibration_inputs(src, args.calibration, args.seed) if args.calibration else None
+                calib = calibration_inputs(src, args.calibration, args.seed or 0) if args.calibration else None
                 q = quantize.quantize_file(plain, dst, calib_inputs=calib)
             else:
                 q = quantize.float16_file(plain, dst)
