@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,3 +43,32 @@ def cli():
 @pytest.fixture(scope="session")
 def root():
     return ROOT
+
+
+def zoo_contract(name, classes, frame_length, output="logits"):
+    """The contract metadata `gr-amc train` writes for zoo model `name` (rms normalization)."""
+    from gnuradio.amc import contract, models
+    rep, layout = models.model_spec(name)
+    return {contract.META_CLASSES: list(classes), contract.META_FRAME_LENGTH: frame_length,
+            contract.META_INPUT_LAYOUT: layout, contract.META_REPRESENTATION: rep,
+            contract.META_NORMALIZATION: "rms", contract.META_OUTPUT: output, contract.META_MODEL: name}
+
+
+def run_classifier(model, stream, max_noutput=None, **kw):
+    """vector_source_c(stream) -> amc.classifier(model, **kw) -> vector_sink_c, run to the end (with
+    max_noutput_items when given).  Returns (the block, {tag key: [tags in stream order]})."""
+    import pmt
+    from gnuradio import amc, blocks, gr
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.asarray(stream).tolist(), False)
+    clf = amc.classifier(model=str(model), **kw)
+    snk = blocks.vector_sink_c()
+    tb.connect(src, clf, snk)
+    if max_noutput:
+        tb.run(max_noutput)
+    else:
+        tb.run()
+    tags = {}
+    for t in snk.tags():
+        tags.setdefault(pmt.symbol_to_string(t.key), []).append(t)
+    return clf, tags

@@ -7,7 +7,7 @@ import numpy as np
 import pmt
 import pytest
 import torch
-from gnuradio import amc, blocks, gr
+from conftest import run_classifier, zoo_contract
 from gnuradio.amc import contract, models, train
 
 L = 64
@@ -20,26 +20,14 @@ def export(name, path):
     net = models.build(name, len(classes), L).eval()
     rep, layout = models.model_spec(name)
     x = contract.to_model_input(np.zeros((2, L), np.complex64) + 1, rep, layout)
-    meta = {contract.META_CLASSES: classes, contract.META_FRAME_LENGTH: L, contract.META_INPUT_LAYOUT: layout,
-            contract.META_REPRESENTATION: rep, contract.META_NORMALIZATION: "rms",
-            contract.META_OUTPUT: "logits", contract.META_MODEL: name}
-    blob, _ = train.export_onnx(net, x, meta)
+    blob, _ = train.export_onnx(net, x, zoo_contract(name, classes, L))
     train.atomic_write_bytes(blob, path)
     return path
 
 
 def probs_tags(path, stream, max_batch, max_noutput, hop):
-    tb = gr.top_block()
-    src = blocks.vector_source_c(stream.tolist(), False)
-    clf = amc.classifier(model=path, max_batch=max_batch, hop=hop, smoothing=3)
-    snk = blocks.vector_sink_c()
-    tb.connect(src, clf, snk)
-    if max_noutput:
-        tb.run(max_noutput)
-    else:
-        tb.run()
-    return [(t.offset, list(pmt.f32vector_elements(t.value))) for t in snk.tags()
-            if pmt.symbol_to_string(t.key) == contract.TAG_PROBS]
+    _, tags = run_classifier(path, stream, max_noutput, max_batch=max_batch, hop=hop, smoothing=3)
+    return [(t.offset, list(pmt.f32vector_elements(t.value))) for t in tags[contract.TAG_PROBS]]
 
 
 @pytest.mark.parametrize("name", models.MODEL_NAMES)

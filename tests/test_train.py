@@ -480,7 +480,8 @@ def test_classifier_block_runs_exported_zoo_model(name, tmp_path):
     """Every zoo model, exported by train.export_onnx, runs in amc.classifier; the block's amc:probs equal the
     softmax of PyTorch's logits on the same frames."""
     import pmt
-    from gnuradio import amc, blocks, gr
+    from conftest import run_classifier, zoo_contract
+    from gnuradio import amc
     n_frames, Lz, classes = 5, 32, ["BPSK", "QPSK", "8PSK"]
     torch.manual_seed(0)
     net = models.build(name, len(classes), Lz).eval()
@@ -490,26 +491,18 @@ def test_classifier_block_runs_exported_zoo_model(name, tmp_path):
     stream = stream.astype(np.complex64)
     frames, _ = amc.normalize_frames(amc.frame_signal(stream, Lz, Lz), "rms")
     x = contract.to_model_input(frames, rep, layout)
-    meta = {contract.META_CLASSES: classes, contract.META_FRAME_LENGTH: Lz, contract.META_INPUT_LAYOUT: layout,
-            contract.META_REPRESENTATION: rep, contract.META_NORMALIZATION: "rms",
-            contract.META_OUTPUT: "logits", contract.META_MODEL: name}
-    blob, _ = train.export_onnx(net, x, meta)
+    blob, _ = train.export_onnx(net, x, zoo_contract(name, classes, Lz))
     path = tmp_path / f"{name}.onnx"
     train.atomic_write_bytes(blob, str(path))
     with torch.no_grad():
         expected = torch.softmax(net(torch.from_numpy(x)), dim=-1).numpy()
 
-    tb = gr.top_block()
-    src = blocks.vector_source_c(stream.tolist(), False)
-    clf = amc.classifier(model=str(path))
-    snk = blocks.vector_sink_c()
-    tb.connect(src, clf, snk)
-    tb.run()
-    tags = [t for t in snk.tags() if pmt.symbol_to_string(t.key) == contract.TAG_PROBS]
+    _, all_tags = run_classifier(path, stream)
+    tags = all_tags[contract.TAG_PROBS]
     assert [t.offset for t in tags] == [k * Lz for k in range(n_frames)]
     probs = np.array([pmt.f32vector_elements(t.value) for t in tags])
     np.testing.assert_allclose(probs, expected, atol=1e-4)
-    labels = [pmt.symbol_to_string(t.value) for t in snk.tags() if pmt.symbol_to_string(t.key) == contract.TAG_LABEL]
+    labels = [pmt.symbol_to_string(t.value) for t in all_tags[contract.TAG_LABEL]]
     assert labels == [classes[i] for i in expected.argmax(1)]
 
 

@@ -6,7 +6,7 @@ import onnx
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import run_classifier, run_cli, zoo_contract
 from gnuradio.amc import contract, evaluate, models, quantize, train
 
 CLASSES = ["BPSK", "GMSK", "FM"]
@@ -23,10 +23,7 @@ def export(name, path, L, output="logits", seed=0):
             p.mul_(2.0)
     rep, layout = models.model_spec(name)
     x = contract.to_model_input(frames_of(4, L, 9), rep, layout)
-    meta = {contract.META_CLASSES: CLASSES, contract.META_FRAME_LENGTH: L, contract.META_INPUT_LAYOUT: layout,
-            contract.META_REPRESENTATION: rep, contract.META_NORMALIZATION: "rms", contract.META_OUTPUT: output,
-            contract.META_MODEL: name}
-    blob, _ = train.export_onnx(net, x, meta, output_kind=output)
+    blob, _ = train.export_onnx(net, x, zoo_contract(name, CLASSES, L, output), output_kind=output)
     train.atomic_write_bytes(blob, str(path))
     return net
 
@@ -115,20 +112,15 @@ def test_classifier_block_runs_a_rotation_ensemble(tmp_path):
     """amc.classifier runs the ensemble file as any model: amc:probs are the softmax of the ensemble's output,
     one tag per frame at the frame's first sample."""
     import pmt
-    from gnuradio import amc, blocks, gr
+    from gnuradio import amc
     L, n = 32, 4
     src_path, ens_path = tmp_path / "m.onnx", tmp_path / "m-rot4.onnx"
     net = export("mnv4s", src_path, L)
     onnx.save(quantize.rotation_ensemble(onnx.load(str(src_path)), 4), str(ens_path))
     stream = frames_of(n, L, 5).ravel() * 2.5
-    tb = gr.top_block()
-    src = blocks.vector_source_c(stream.tolist(), False)
-    clf = amc.classifier(model=str(ens_path))
+    clf, all_tags = run_classifier(ens_path, stream)
     assert clf.metadata()[contract.META_ROTATIONS] == "4"
-    snk = blocks.vector_sink_c()
-    tb.connect(src, clf, snk)
-    tb.run()
-    tags = [t for t in snk.tags() if pmt.symbol_to_string(t.key) == contract.TAG_PROBS]
+    tags = all_tags[contract.TAG_PROBS]
     assert [t.offset for t in tags] == [k * L for k in range(n)]
     probs = np.array([pmt.f32vector_elements(t.value) for t in tags])
     frames, _ = amc.normalize_frames(stream.reshape(n, L), "rms")

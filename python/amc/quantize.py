@@ -159,9 +159,9 @@ def rotation_ensemble(proto, rotations):
     sI + cQ); ap (amplitude, phase/pi) -> (amplitude, phase/pi + 2k/rotations wrapped into (-1, 1] as
     contract.to_model_input's np.angle gives it; 0 where the amplitude is 0).  Works for float32-input graphs
     of float, float16-weight and int8 models alike.  A model without amc.output counts as one that outputs
-    probabilities (as the classifier assumes until its dry run says otherwise): its outputs are averaged.  Returns a new ModelProto; ValueError for a model that is already
-    an ensemble, lacks the contract, has a fixed batch size, subgraphs, an opset under 13 or a non-float32
-    input, or for a count under 2."""
+    probabilities (as the classifier assumes until its dry run says otherwise): its outputs are averaged.
+    Returns a new ModelProto; ValueError for a model that is already an ensemble, lacks the contract, has a
+    fixed batch size, subgraphs, an opset under 13 or a non-float32 input, or for a count under 2."""
     import math
 
     import numpy as np
@@ -186,8 +186,7 @@ def rotation_ensemble(proto, rotations):
     m = onnx.ModelProto()
     m.CopyFrom(proto)
     g = m.graph
-    stored = {t.name for t in g.initializer}
-    inputs = [i for i in g.input if i.name not in stored]  # older exporters list the weights as inputs too
+    inputs = _data_inputs(g)
     if len(inputs) != 1 or len(g.output) != 1:
         raise ValueError("a rotation ensemble needs a graph with one input and one output")
     if inputs[0].type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
@@ -283,11 +282,7 @@ def rotation_ensemble(proto, rotations):
     del g.value_info[:]                                    # the network's batch is now rotations x N
     e = m.metadata_props.add()
     e.key, e.value = contract.META_ROTATIONS, str(rotations)
-    try:
-        onnx.checker.check_model(m)
-    except onnx.checker.ValidationError as err:
-        raise ValueError(f"the rotation ensemble of this graph is not a valid ONNX model: {err}")
-    return m
+    return _checked(m, "the rotation ensemble of this graph")
 
 
 def rotation_ensemble_network(proto):
@@ -310,23 +305,33 @@ def rotation_ensemble_network(proto):
     outs = [i for n in added for i in n.input if i in {o for n in net for o in n.output}]
     if not added or len(views) != 1 or len(set(outs)) != 1:
         raise ValueError("the graph is marked as a rotation ensemble but its ensemble nodes cannot be taken off")
-    x_name, y_name = g.input[0].name, g.output[0].name
+    x_name, y_name = _data_inputs(g)[0].name, g.output[0].name
     for n in net:
         n.input[:] = [x_name if i == views[0] else i for i in n.input]
         n.output[:] = [y_name if o == outs[0] else o for o in n.output]
     used = {i for n in net for i in n.input}
-    keep = [t for t in g.initializer if t.name in used or not t.name.startswith("rot_")]
+    only_added = {i for n in added for i in n.input} - used     # the ensemble's constants
+    keep = [t for t in g.initializer if t.name not in only_added]
     del g.node[:]
     g.node.extend(net)
     del g.initializer[:]
     g.initializer.extend(keep)
-    meta = [(p.key, p.value) for p in m.metadata_props if p.key != contract.META_ROTATIONS]
-    del m.metadata_props[:]
-    for k, v in meta:
-        e = m.metadata_props.add()
-        e.key, e.value = k, v
+    i = next(i for i, p in enumerate(m.metadata_props) if p.key == contract.META_ROTATIONS)
+    del m.metadata_props[i]
+    return _checked(m, "the network taken out of the rotation ensemble")
+
+
+def _data_inputs(graph):
+    """The graph's inputs that are not stored weights (older exporters list the initializers as inputs too)."""
+    stored = {t.name for t in graph.initializer}
+    return [i for i in graph.input if i.name not in stored]
+
+
+def _checked(model, what):
+    """model, after onnx.checker; ValueError naming `what` if the checker refuses it."""
+    import onnx
     try:
-        onnx.checker.check_model(m)
+        onnx.checker.check_model(model)
     except onnx.checker.ValidationError as err:
-        raise ValueError(f"the network taken out of the rotation ensemble is not a valid ONNX model: {err}")
-    return m
+        raise ValueError(f"{what} is not a valid ONNX model: {err}")
+    return model

@@ -37,13 +37,13 @@ def configure_parser(p):
                    help="--int8 --calibration: seed that draws the 256 calibration frames (default: 0)")
 
 
-def calibration_inputs(model_path, data_path, seed, count=256):
+def calibration_inputs(model_path, meta, data_path, seed, count=256):
     """Model inputs for static quantization: `count` frames of the dataset file drawn with `seed`, normalized
-    with the model's normalization and shaped by contract.to_model_input, as the classifier feeds them."""
+    with the model's normalization (meta: its decoded contract) and shaped by contract.to_model_input, as the
+    classifier feeds them."""
     import numpy as np
-    from .evaluate import normalize_for_model, read_contract
+    from .evaluate import normalize_for_model
     from .train import load_data, dataset_normalization
-    _, meta = read_contract(model_path)
     data = load_data(data_path)
     L = data["frames"].shape[1]
     if meta[contract.META_FRAME_LENGTH] != L:
@@ -97,7 +97,7 @@ def run(args):
                 onnx.save(net, plain)
             dst = os.path.join(tmp, "variant.onnx") if k_in > 1 else args.output
             if args.int8:
-                calib = calibration_inputs(src, args.calibration, args.seed or 0) if args.calibration else None
+                calib = calibration_inputs(src, meta, args.calibration, args.seed or 0) if args.calibration else None
                 q = quantize.quantize_file(plain, dst, calib_inputs=calib)
             else:
                 q = quantize.float16_file(plain, dst)
