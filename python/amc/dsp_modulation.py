@@ -24,8 +24,9 @@ from scipy import signal
 
 from .contract import CLASSES_2016, CLASSES_2018
 from . import dsp_audio
-from .dsp_filters import (BlockBuffer, PolyphaseInterpolator, StreamingFIR, gaussian_freq_pulse,
-                          hilbert_taps, lowpass_taps, rrc_taps)
+from .dsp_filters import (BlockBuffer, FractionalShaper, PolyphaseInterpolator, PulseBank, StreamingFIR,
+                          SymbolBuffer, cpm_phase_pulse, gaussian_pulse, hilbert_taps, lowpass_taps, rect_pulse,
+                          rrc_pulse)
 
 #: Nominal output sample rate (Hz) that the analog classes are defined at.
 NOMINAL_RATE = 200e3
@@ -134,23 +135,50 @@ def kind_of(name):
     return "linear"
 
 
-def check_params(modulation, samples_per_symbol, rolloff, seed):
-    """Validate the modulation source's parameters; raise ValueError naming the bad one."""
+#: Pulses of the linear classes and OQPSK (``pulse`` parameter).
+PULSES = ("rrc", "rect", "gaussian")
+#: Allowed samples per symbol (any real number in this range).
+SPS_RANGE = (2.0, 32.0)
+#: Output samples per internal block of the digital generators.
+OUTPUT_BLOCK = 8192
+
+
+def _real(name, v, lo, hi, lo_open=False, hi_open=False, what=None):
+    what = what or f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name}: must be {what}, got {v!r}")
+    f = float(v)
+    if not np.isfinite(f) or f < lo or f > hi or (lo_open and f == lo) or (hi_open and f == hi):
+        raise ValueError(f"{name}: must be {what}, got {v!r}")
+    return f
+
+
+def check_params(modulation, samples_per_symbol, rolloff, seed, pulse="rrc", bt=0.5, timing_offset=0.0):
+    """Validate the modulation source's parameters; raise ValueError naming the bad one.  Returns
+    (samples_per_symbol, rolloff, bt, timing_offset) as floats."""
     if not isinstance(modulation, str) or modulation not in ALL_CLASSES:
         raise ValueError(f"modulation: unknown class {modulation!r}; allowed: {', '.join(ALL_CLASSES)}")
-    if isinstance(samples_per_symbol, bool) or not isinstance(samples_per_symbol, (int, np.integer)) \
-            and not (isinstance(samples_per_symbol, float) and samples_per_symbol.is_integer()):
-        raise ValueError(f"samples_per_symbol: must be an integer >= 2, got {samples_per_symbol!r}")
-    if int(samples_per_symbol) < 2:
-        raise ValueError(f"samples_per_symbol: must be an integer >= 2, got {samples_per_symbol!r}")
-    try:
-        r = float(rolloff)
-    except (TypeError, ValueError):
-        raise ValueError(f"rolloff: must be a number in (0, 1], got {rolloff!r}")
-    if not (0.0 < r <= 1.0):
-        raise ValueError(f"rolloff: must be in (0, 1], got {rolloff!r}")
+    sps = _real("samples_per_symbol", samples_per_symbol, *SPS_RANGE,
+                what=f"a number of samples per symbol in [{SPS_RANGE[0]:g}, {SPS_RANGE[1]:g}] (non-integer allowed)")
+    r = _real("rolloff", rolloff, 0.0, 1.0, lo_open=True)
+    if not isinstance(pulse, str) or pulse not in PULSES:
+        raise ValueError(f"pulse: unknown pulse {pulse!r}; allowed: {', '.join(PULSES)}")
+    b = _real("bt", bt, 0.1, 2.0, what="a bandwidth-time product in [0.1, 2]")
+    t = _real("timing_offset", timing_offset, 0.0, 1.0, hi_open=True,
+              what="a fraction of a symbol in [0, 1)")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
         raise ValueError(f"seed: must be a non-negative integer, got {seed!r}")
+    return sps, r, b, t
+
+
+def pulse_bank(pulse, rolloff=0.35, bt=0.5):
+    """The PulseBank of a linear class's pulse (not yet scaled to unit power)."""
+    if pulse == "rrc":
+        return PulseBank(lambda x: rrc_pulse(x, rolloff), RRC_SPAN // 2)
+    if pulse == "rect":
+        return PulseBank(rect_pulse, 1)
+    sigma = np.sqrt(np.log(2.0)) / (2.0 * np.pi * bt)             # std of the Gaussian, symbols
+    return PulseBank(lambda x: gaussian_pulse(x, bt), max(2, int(np.ceil(5.0 * sigma))))
 
 
 class Modulator:
@@ -159,10 +187,17 @@ class Modulator:
     Parameters are those of ``amc.modulation_source`` (validated here). ``audio_file`` (WAV) drives the
     analog classes instead of the built-in speech-like source; ``speech_pauses=False`` makes the built-in
     source continuous speech (no pauses between words).
+
+    Digital classes: symbol k is centred on output sample (k - timing_offset) * samples_per_symbol, so
+    ``timing_offset`` (a fraction of a symbol) sets where sample 0 falls in the symbol period; any real
+    ``samples_per_symbol`` in SPS_RANGE works (FractionalShaper).  The stream starts in steady state:
+    the symbols before sample 0 are drawn too.
     """
 
-    def __init__(self, modulation, samples_per_symbol=8, rolloff=0.35, seed=0, audio_file="", speech_pauses=True):
-        check_params(modulation, samples_per_symbol, rolloff, seed)
+    def __init__(self, modulation, samples_per_symbol=8, rolloff=0.35, seed=0, audio_file="", speech_pauses=True,
+                 pulse="rrc", bt=0.5, timing_offset=0.0):
+        sps, rolloff, bt, timing_offset = check_params(modulation, samples_per_symbol, rolloff, seed, pulse, bt,
+                                                       timing_offset)
         if not isinstance(speech_pauses, (bool, np.bool_)):
             raise ValueError(f"speech_pauses: must be True or False, got {speech_pauses!r}")
         if audio_file and not speech_pauses:
@@ -170,50 +205,59 @@ class Modulator:
                              "audio_file the file's own pauses are used (cut them from the file instead)")
         self.speech_pauses = bool(speech_pauses)
         self.modulation = modulation
-        self.sps = int(samples_per_symbol)
-        self.rolloff = float(rolloff)
+        self.sps = sps
+        self.rolloff = rolloff
+        self.pulse = pulse
+        self.bt = bt
+        self.timing_offset = timing_offset
         self.seed = int(seed)
         self.kind = kind_of(modulation)
         ss = np.random.SeedSequence([self.seed, 0xA3C])
         bits_ss, audio_ss = ss.spawn(2)
         self.rng = np.random.default_rng(bits_ss)
         self.audio_file = audio_file or ""
-        if self.kind == "linear":
-            self.points = constellation(modulation)
+        self._n = 0                                      # next output sample of the digital generators
+        if self.kind in ("linear", "oqpsk"):
+            self.points = constellation("QPSK" if self.kind == "oqpsk" else modulation)
             self.bits_per_symbol = int(round(np.log2(len(self.points))))
-            self.taps = rrc_taps(self.sps, self.rolloff, RRC_SPAN)
-            self._shaper = PolyphaseInterpolator(self.taps, self.sps)
-            produce = self._linear_block
-        elif self.kind == "oqpsk":
-            self.points = constellation("QPSK")
-            self.bits_per_symbol = 2
-            self.taps = rrc_taps(self.sps, self.rolloff, RRC_SPAN)
-            tq = rrc_taps(self.sps, self.rolloff, RRC_SPAN + 1)          # centred sps/2 later
-            ti = np.concatenate([self.taps, np.zeros(len(tq) - len(self.taps))])
-            self._shi = PolyphaseInterpolator(ti, self.sps)
-            self._shq = PolyphaseInterpolator(tq, self.sps)
-            produce = self._oqpsk_block
+            bank = pulse_bank(pulse, rolloff, bt)
+            mean = complex(np.mean(self.points))
+            var = float(np.mean(np.abs(self.points - mean) ** 2))
+            bank = bank.scaled(1.0 / np.sqrt(var * bank.energy + abs(mean) ** 2 * bank.dc2))
+            if self.kind == "oqpsk":                     # Q branch half a symbol after I
+                self._shapers = (FractionalShaper(bank, sps, timing_offset),
+                                 FractionalShaper(bank, sps, timing_offset - 0.5))
+                produce = self._oqpsk_block
+            else:
+                self._shapers = (FractionalShaper(bank, sps, timing_offset),)
+                self._real_points = bool(np.all(self.points.imag == 0))
+                produce = self._linear_block
+            draw = lambda n: self.points[self._symbols(n)]
         elif self.kind == "cpm":
-            h, pulse, bt, length = CPM[modulation]
+            h, kind, bt_cpm, length = CPM[modulation]
             self.h = h
             self.bits_per_symbol = 1
-            if pulse == "rect":
-                g = np.full(self.sps, 1.0 / self.sps)
-            else:
-                g = gaussian_freq_pulse(self.sps, bt, length)
-            self.freq_pulse = g
-            self._shaper = PolyphaseInterpolator(g, self.sps)
+            q = cpm_phase_pulse(kind, bt_cpm, length)
+            step = 1.0 / sps
+            # phase increment of sample n: pi h sum_k a_k (q(u_n - k) - q(u_n - 1/sps - k))
+            bank = PulseBank(lambda x: q(x) - q(x - step), int(np.ceil(length / 2.0 + step)) + 1)
+            self._shapers = (FractionalShaper(bank, sps, timing_offset),)
             self._phase = 0.0
             produce = self._cpm_block
+            draw = lambda n: 2.0 * self._symbols(n) - 1.0
         else:
             self._init_analog(np.random.default_rng(audio_ss))
             produce = self._analog_block
+        if self.kind != "analog":
+            first = min(s.needed(0, 1)[0] for s in self._shapers)
+            self._syms = SymbolBuffer(draw, first, SYMBOL_BLOCK)
         if self.audio_file and self.kind != "analog":
             # validate it anyway so a bad path is reported, but digital classes do not use it
             dsp_audio.load_wav(self.audio_file)
-        # warm up: run one internal block through the filters and discard it, so the stream starts in
-        # steady state (no filter start-up transient)
-        produce()
+        if self.kind == "analog":
+            # warm up: run one internal block through the filters and discard it, so the stream starts in
+            # steady state (no filter start-up transient)
+            produce()
         self._buf = BlockBuffer(produce, np.complex64)
 
     # ---- digital -------------------------------------------------------------------------
@@ -223,22 +267,29 @@ class Modulator:
         bits = self.rng.integers(0, 2, size=(n, k), dtype=np.uint8)
         return bits @ (1 << np.arange(k - 1, -1, -1))
 
+    def _fetch(self):
+        n0, B = self._n, OUTPUT_BLOCK
+        spans = [s.needed(n0, B) for s in self._shapers]
+        sym, k0 = self._syms.get(min(a for a, _ in spans), max(b for _, b in spans))
+        self._n += B
+        return sym, k0, n0, B
+
     def _linear_block(self):
-        s = self.points[self._symbols(SYMBOL_BLOCK)]
-        if np.all(s.imag == 0):
-            return self._shaper.process(s.real).astype(np.complex128)
-        return self._shaper.process(s)
+        sym, k0, n0, B = self._fetch()
+        if self._real_points:
+            return self._shapers[0].shape(sym.real, k0, n0, B).astype(np.complex128)
+        return self._shapers[0].shape(sym, k0, n0, B)
 
     def _oqpsk_block(self):
-        s = self.points[self._symbols(SYMBOL_BLOCK)]
-        return self._shi.process(s.real) + 1j * self._shq.process(s.imag)
+        sym, k0, n0, B = self._fetch()
+        return self._shapers[0].shape(sym.real, k0, n0, B) + 1j * self._shapers[1].shape(sym.imag, k0, n0, B)
 
     def _cpm_block(self):
-        a = 2.0 * self._symbols(SYMBOL_BLOCK) - 1.0               # +-1
-        dphi = (np.pi * self.h) * self._shaper.process(a)
-        ph = np.cumsum(np.concatenate([[self._phase], dphi]))
+        sym, k0, n0, B = self._fetch()
+        dphi = (np.pi * self.h) * self._shapers[0].shape(sym, k0, n0, B)
+        ph = np.cumsum(np.concatenate([[self._phase], dphi]))[1:]     # the phase at u_n
         self._phase = float(np.mod(ph[-1], 2 * np.pi))
-        return np.exp(1j * ph[:-1])
+        return np.exp(1j * ph)
 
     # ---- analog --------------------------------------------------------------------------
     def _init_analog(self, rng):

@@ -36,9 +36,9 @@ class modulation_source(gr.sync_block):
     Args:
         modulation: class name, one of :data:`MODULATIONS` (e.g. ``'QPSK'``, ``'128APSK'``, ``'AM-SSB-SC'``,
             ``'QAM16'``, ``'WBFM'``).
-        samples_per_symbol: integer >= 2 (digital classes; the analog classes are defined at a nominal
-            200 kS/s and ignore it).
-        rolloff: RRC roll-off in (0, 1] (linear classes and OQPSK).
+        samples_per_symbol: samples per symbol, any real number in [2, 32] (digital classes; the analog
+            classes are defined at a nominal 200 kS/s and ignore it).
+        rolloff: RRC roll-off in (0, 1] (linear classes and OQPSK with ``pulse='rrc'``).
         seed: non-negative integer; payload bits and audio derive from it.
         tag_interval: ``amc:truth`` every this many samples (0: only at offset 0).
         audio_file: optional PCM WAV file that drives the analog classes instead of the built-in
@@ -47,16 +47,22 @@ class modulation_source(gr.sync_block):
             does (about 31 % of the time; in a pause the analog classes send a bare carrier, or nothing
             for the suppressed-carrier ones, and cannot be told apart). False: continuous speech.
             Only for the built-in audio (False with an ``audio_file`` is an error).
+        pulse: pulse of the linear classes and OQPSK: ``'rrc'`` (root-raised cosine, ``rolloff``),
+            ``'rect'`` (rectangular, one symbol long) or ``'gaussian'`` (Gaussian, ``bt``).
+        bt: bandwidth-time product of the Gaussian pulse, in [0.1, 2] (``pulse='gaussian'`` only).
+        timing_offset: where sample 0 falls in the symbol period, a fraction of a symbol in [0, 1):
+            symbol k is centred on sample (k - timing_offset) * samples_per_symbol (digital classes).
     """
 
     def __init__(self, modulation="QPSK", samples_per_symbol=8, rolloff=0.35, seed=0, tag_interval=1024,
-                 audio_file="", speech_pauses=True):
+                 audio_file="", speech_pauses=True, pulse="rrc", bt=0.5, timing_offset=0.0):
         self.tag_interval = _check_tag_interval(tag_interval)
         if audio_file is None:
             audio_file = ""
         if not isinstance(audio_file, str):
             raise ValueError(f"audio_file: expected a path string ('' for the built-in audio), got {audio_file!r}")
-        self.mod = Modulator(modulation, samples_per_symbol, rolloff, seed, audio_file, speech_pauses)
+        self.mod = Modulator(modulation, samples_per_symbol, rolloff, seed, audio_file, speech_pauses, pulse, bt,
+                             timing_offset)
         gr.sync_block.__init__(self, name="amc_modulation_source", in_sig=None, out_sig=[np.complex64])
         _large_output_buffer(self)
         self.modulation = modulation

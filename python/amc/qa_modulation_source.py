@@ -18,7 +18,7 @@ from gnuradio import blocks, gr, gr_unittest
 
 from gnuradio import amc
 from gnuradio.amc import contract, dsp_audio
-from gnuradio.amc.dsp_filters import rrc_taps
+from gnuradio.amc.dsp_filters import rrc_pulse, rrc_taps
 
 SPS = 8
 FS = 200e3        # nominal rate of the analog classes
@@ -156,6 +156,72 @@ class qa_modulation_source(gr_unittest.TestCase):
                 self.assertLess(float(np.max(np.abs(ang - np.round(ang)))), 0.08)
                 self.assertLess(float(np.max(np.abs(np.abs(r) - 1))), 0.1)
 
+    def test_fractional_samples_per_symbol_and_timing_decode(self):
+        # symbol k is centred on sample (k - timing_offset) * sps: correlating with the pulse there gives the
+        # symbols back, at non-integer sps and any timing offset
+        for name, sps, off in (("8PSK", 5.5, 0.3), ("16QAM", 12.37, 0.77), ("8PSK", 2.5, 0.5),
+                               ("BPSK", 31.9, 0.0)):
+            with self.subTest(name=name, sps=sps, off=off):
+                x, _ = run_source(name, int(3000 * sps), seed=9, samples_per_symbol=sps, timing_offset=off)
+                self.assertAlmostEqual(float(np.mean(np.abs(x) ** 2)), 1.0, delta=0.05)
+                n = np.arange(len(x))
+                ks = np.arange(20, int(len(x) / sps) - 20)
+                r = np.array([np.sum(x[int((k - off) * sps) - 8 * int(sps):int((k - off) * sps) + 8 * int(sps)]
+                                     * rrc_pulse(n[int((k - off) * sps) - 8 * int(sps):
+                                                   int((k - off) * sps) + 8 * int(sps)] / sps + off - k, 0.35))
+                              for k in ks[:400]])
+                r /= np.sqrt(np.mean(np.abs(r) ** 2))
+                pts = expected_points(name)
+                d = np.abs(r[:, None] - pts[None, :])
+                err = d.min(axis=1)
+                dmin = np.min(np.abs(pts[:, None] - pts[None, :]) + 9 * np.eye(len(pts)))
+                self.assertLess(float(np.max(err)), 0.2 * dmin)
+
+    def test_timing_offset_is_a_delay(self):
+        # at 8 samples per symbol an offset of 3/8 symbol starts the same stream 3 samples later
+        for name in ("QPSK", "OQPSK", "GMSK", "4ASK"):
+            with self.subTest(name=name):
+                x0, _ = run_source(name, 20000, seed=4)
+                x3, _ = run_source(name, 20000, seed=4, timing_offset=3 / 8)
+                if name == "GMSK":      # a CPM stream's phase starts at 0 on sample 0: equal up to one turn
+                    x3 = x3 * (x0[3] / x3[0])
+                np.testing.assert_allclose(x3[:-3], x0[3:], atol=2e-5)
+
+    def test_pulses_set_the_spectrum(self):
+        # rect: first spectral null at 1/sps; gaussian: -3 dB at bt/sps (one-sided); rrc: band edge
+        # (1 + rolloff) / (2 sps); all at non-integer sps
+        sps = 6.4
+        f, p = psd(run_source("QPSK", 2 ** 17, seed=2, samples_per_symbol=sps, pulse="rect")[0])
+        pk = p[np.argmin(np.abs(f))]
+        null = p[np.argmin(np.abs(f - 1 / sps))]
+        side = p[np.argmin(np.abs(f - 1.45 / sps))]            # the first sidelobe, about -13 dB
+        self.assertLess(10 * np.log10(null / pk), -18)      # (not deeper: the rectangle aliases)
+        self.assertGreater(10 * np.log10(side / null), 5)
+        for bt in (0.3, 0.5):
+            f, p = psd(run_source("QPSK", 2 ** 17, seed=2, samples_per_symbol=sps, pulse="gaussian", bt=bt)[0])
+            # a Gaussian spectrum exp(-ln2 (f/B)^2), B = bt/sps: erf(sqrt(ln 2)) = 0.761 of the power within +-B
+            self.assertAlmostEqual(p[np.abs(f) <= bt / sps].sum() / p.sum(), 0.761, delta=0.02)
+        for beta in (0.15, 0.5):
+            x, _ = run_source("16APSK", 2 ** 17, seed=2, samples_per_symbol=sps, rolloff=beta)
+            f, p = psd(x)
+            edge = (1 + beta) / (2 * sps)
+            self.assertGreater(p[np.abs(f) <= edge * 1.05].sum() / p.sum(), 0.995)
+            self.assertLess(p[np.abs(f) <= edge * 0.85].sum() / p.sum(), 0.995)
+
+    def test_cpm_bandwidth_scales_with_samples_per_symbol(self):
+        def bw99(x):
+            f, p = psd(x)
+            order = np.argsort(np.abs(f))
+            c = np.cumsum(p[order]) / p.sum()
+            return np.abs(f[order][np.searchsorted(c, 0.99)])
+        for name in ("GMSK", "CPFSK", "GFSK"):
+            with self.subTest(name=name):
+                b4 = bw99(run_source(name, 2 ** 17, seed=3, samples_per_symbol=4.0)[0])
+                b12 = bw99(run_source(name, 2 ** 17, seed=3, samples_per_symbol=12.5)[0])
+                self.assertAlmostEqual(b4 / b12, 12.5 / 4.0, delta=0.12 * 12.5 / 4.0)
+                x, _ = run_source(name, 2 ** 15, seed=3, samples_per_symbol=7.3, timing_offset=0.6)
+                np.testing.assert_allclose(np.abs(x), 1.0, atol=1e-5)
+
     def test_oqpsk_half_symbol_offset(self):
         x, _ = run_source("OQPSK", 4000 * SPS, seed=4)
         self.assertAlmostEqual(float(np.mean(np.abs(x) ** 2)), 1.0, delta=0.03)
@@ -188,7 +254,8 @@ class qa_modulation_source(gr_unittest.TestCase):
                 else:           # rectangular: exactly two frequencies
                     self.assertLess(float(np.max(np.abs(np.abs(f) - peak))), 1e-5)
                     # a phase step of +-pi*h per symbol, continuous
-                    dphi = np.angle(x[SPS::SPS] * np.conj(x[:-SPS:SPS]))
+                    # (symbol k's rectangle spans (k -+ 1/2) symbols: take the phase at the boundaries)
+                    dphi = np.angle(x[SPS + SPS // 2::SPS] * np.conj(x[SPS // 2:-SPS:SPS]))
                     self.assertLess(float(np.max(np.abs(np.abs(dphi) - np.pi * h))), 1e-4)
 
     # ---- analog --------------------------------------------------------------------------
@@ -338,7 +405,10 @@ class qa_modulation_source(gr_unittest.TestCase):
         for name in ("128APSK", "AM-SSB-SC", "QAM16", "WBFM"):
             self.assertIn(name, msg)
         for kw, word in ((dict(samples_per_symbol=1), "samples_per_symbol"),
-                         (dict(samples_per_symbol=2.5), "samples_per_symbol"),
+                         (dict(samples_per_symbol=32.5), "samples_per_symbol"),
+                         (dict(samples_per_symbol="8"), "samples_per_symbol"),
+                         (dict(pulse="sinc"), "pulse"), (dict(bt=0.05), "bt"),
+                         (dict(timing_offset=1.0), "timing_offset"), (dict(timing_offset=-0.1), "timing_offset"),
                          (dict(rolloff=0.0), "rolloff"), (dict(rolloff=1.5), "rolloff"),
                          (dict(seed=-1), "seed"), (dict(tag_interval=-5), "tag_interval"),
                          (dict(audio_file="/nonexistent/x.wav"), "audio_file")):
