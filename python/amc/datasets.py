@@ -20,6 +20,7 @@ This module needs only numpy, h5py and sigmf (no GNU Radio), so training code ca
 """
 import dataclasses
 import json
+import math
 import os
 import pickle
 import shutil
@@ -448,6 +449,105 @@ def open_writer(path, fmt, frame_len, classes=(), config="", seed=0, sample_rate
 
 
 # ------------------------------------------------------------------------------------------------
+# Restricted unpickler: a RadioML-layout pickle needs numpy arrays, dtypes and plain containers only
+# ------------------------------------------------------------------------------------------------
+def _np_attr(*names):
+    """The first of the dotted numpy names that exists (numpy 2 moved numpy.core to numpy._core)."""
+    import importlib
+    for name in names:
+        mod, _, attr = name.rpartition(".")
+        try:
+            return getattr(importlib.import_module(mod), attr)
+        except (ImportError, AttributeError):
+            continue
+    raise ValueError(f"numpy provides none of {names}")
+
+
+def _safe_reconstruct(subtype, shape, dtype):
+    # numpy pickles an array as _reconstruct(ndarray, (0,), b"b") + __setstate__; nothing else
+    # is needed, and a large initial shape would only allocate memory.
+    if subtype is not np.ndarray:
+        raise pickle.UnpicklingError(f"array reconstruction of {subtype!r} (only numpy.ndarray)")
+    if not isinstance(shape, tuple) or int(np.prod(shape)) > 1:
+        raise pickle.UnpicklingError(f"array reconstruction with initial shape {shape!r}")
+    return np.ndarray.__new__(np.ndarray, shape, dtype)
+
+
+def _safe_frombuffer(buf, dtype, shape, order):
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order)
+
+
+def _safe_encode(obj, encoding="utf-8"):
+    # Python 3 pickles bytes for protocols 0-2 as _codecs.encode(str, "latin1")
+    if not isinstance(obj, str) or encoding != "latin1":
+        raise pickle.UnpicklingError(f"_codecs.encode({type(obj).__name__}, {encoding!r})")
+    return obj.encode("latin1")
+
+
+def _safe_bytes(*args):
+    # Python 3 pickles b"" for protocols 0-2 as bytes()
+    if args:
+        raise pickle.UnpicklingError("bytes() with arguments")
+    return b""
+
+
+#: (module, name) -> the object the restricted unpickler gives for it. Python 2 names
+#: (__builtin__, copy_reg) reach find_class already mapped to Python 3's (fix_imports).
+_PICKLE_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): _safe_reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _safe_reconstruct,
+    ("numpy.core.numeric", "_frombuffer"): _safe_frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _safe_frombuffer,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _safe_encode,
+    ("builtins", "bytes"): _safe_bytes,
+}
+_PICKLE_LAZY = {
+    # numpy scalars (e.g. an np.int64 SNR in a key): scalar(dtype, bytes) builds one from raw bytes
+    ("numpy.core.multiarray", "scalar"): ("numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar"),
+    ("numpy._core.multiarray", "scalar"): ("numpy._core.multiarray.scalar", "numpy.core.multiarray.scalar"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles only numpy arrays, dtypes, numpy scalars and builtin containers/strings/numbers.
+
+    Any other global (a function, a class) is refused before it is looked up, so a planted
+    payload (for example ``os.system``) never runs."""
+
+    def find_class(self, module, name):
+        obj = _PICKLE_ALLOWED.get((module, name))
+        if obj is not None:
+            return obj
+        if (module, name) in _PICKLE_LAZY:
+            return _np_attr(*_PICKLE_LAZY[(module, name)])
+        raise _ForbiddenGlobal(f"{module}.{name}")
+
+
+class _ForbiddenGlobal(pickle.UnpicklingError):
+    pass
+
+
+def _safe_pickle_load(path):
+    """Load a RadioML-layout pickle with the restricted unpickler; every failure is a ValueError
+    naming the file (a forbidden global is named too)."""
+    try:
+        with open(path, "rb") as f:
+            return _RestrictedUnpickler(f, encoding="latin1").load()
+    except _ForbiddenGlobal as e:
+        raise ValueError(f"{path}: refused to load the pickle: it needs the global '{e}', which a RadioML-layout "
+                         f"dataset (a dict of numpy arrays) does not use; only numpy arrays, dtypes and scalars "
+                         f"and builtin tuples, strings, bytes and numbers are allowed") from None
+    except (EOFError, pickle.UnpicklingError) as e:
+        raise ValueError(f"{path}: truncated or corrupt pickle ({e or 'no data'})") from None
+    except (OSError, MemoryError):
+        raise
+    except Exception as e:  # noqa: BLE001  (a corrupt stream can make any constructor fail)
+        raise ValueError(f"{path}: corrupt pickle ({type(e).__name__}: {e})") from None
+
+
+# ------------------------------------------------------------------------------------------------
 # Reader
 # ------------------------------------------------------------------------------------------------
 @dataclasses.dataclass
@@ -484,21 +584,26 @@ class Dataset:
 
 
 def detect_format(path):
+    """The format of a dataset file: from its extension, else from an HDF5 signature or a SigMF
+    metadata file beside it. Nothing else is guessed from the contents (a pickle is never)."""
     fmt = format_from_path(path)
     if fmt:
         return fmt
     try:
         with open(path, "rb") as f:
             head = f.read(8)
-    except IsADirectoryError:
+    except (IsADirectoryError, FileNotFoundError):
         head = b""
     if head == _HDF5_MAGIC:
         return "hdf5"
-    if head[:1] == b"\x80" or head[:1] in (b"(", b"}"):
-        return "pickle"
     if os.path.exists(str(path) + ".sigmf-meta"):
         return "sigmf"
-    raise ValueError(f"cannot tell the format of {path!r}: use a .h5/.hdf5, .pkl or .sigmf-meta file")
+    if not os.path.exists(str(path)):
+        raise FileNotFoundError(f"dataset file {str(path)!r} does not exist")
+    exts = "; ".join(f"{fmt}: {', '.join(e)}" for fmt, e in EXTENSIONS.items())
+    raise ValueError(f"cannot tell the format of {str(path)!r} from its name ({exts}); it has no HDF5 "
+                     f"signature and no .sigmf-meta beside it (a pickle is only read from a pickle extension "
+                     f"or an explicit format)")
 
 
 def _default_classes(n):
@@ -525,10 +630,13 @@ def _remap(ds, classes):
 def load_dataset(path, fmt=None, classes=None):
     """Load an HDF5 (RadioML 2018.01A layout), pickle (RadioML 2016.10a layout) or SigMF dataset.
 
-    ``fmt``: force a format (default: from the extension / file contents).
+    ``fmt``: force a format (default: from the extension; see :func:`detect_format`).
     ``classes``: optional class list to express the labels in (e.g. a model's class order).
     Returns a :class:`Dataset`. Works on the original RadioML files too (classes then default to the
     contract lists: 24 columns -> RadioML 2018.01A order, pickles -> the classes present, 2016 order first).
+    Pickles are read with a restricted unpickler (numpy arrays and plain containers only). A file that
+    is truncated or inconsistent (shapes, ``Y`` not one-hot, ``X``/``Y``/``Z`` lengths, SNRs not
+    finite, labels outside the class list) raises ValueError naming the file and the dataset.
     """
     path = str(path)
     fmt = check_format(fmt) if fmt else detect_format(path)
@@ -539,42 +647,105 @@ def load_dataset(path, fmt=None, classes=None):
     return ds
 
 
+def _check_real_array(a, what):
+    """a as a numpy array of real numbers, or ValueError (``what`` names the file and dataset)."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must hold real numbers, got dtype {a.dtype}")
+    return a
+
+
+def _check_snrs(snrs, what):
+    bad = ~np.isfinite(snrs)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{what}: {int(bad.sum())} SNR value(s) are not finite (the first at row {i}: {snrs[i]})")
+
+
 def _load_hdf5(path):
     import h5py
-    with h5py.File(path, "r") as f:
-        for k in ("X", "Y", "Z"):
-            if k not in f:
-                raise ValueError(f"{path}: not a RadioML 2018.01A-layout file (no dataset {k!r})")
-        X = np.asarray(f["X"][...], dtype=np.float32)
-        Y = np.asarray(f["Y"][...])
-        Z = np.asarray(f["Z"][...])
-        attrs = {}
-        for k, v in f.attrs.items():
-            if isinstance(v, bytes):
-                v = v.decode()
-            elif isinstance(v, np.generic):
-                v = v.item()
-            attrs[k] = v
-    if X.ndim != 3 or X.shape[2] != 2:
-        raise ValueError(f"{path}: X must have shape (N, L, 2), got {X.shape}")
-    x = np.ascontiguousarray(X).view(np.complex64)[..., 0]
+    try:
+        with h5py.File(path, "r") as f:
+            for k in ("X", "Y", "Z"):
+                if k not in f:
+                    raise ValueError(f"{path}: not a RadioML 2018.01A-layout file (no dataset {k!r})")
+                if not isinstance(f[k], h5py.Dataset):
+                    raise ValueError(f"{path}: {k!r} is a group, not a dataset")
+            X = _check_real_array(f["X"][...], f"{path}: dataset X")
+            Y = _check_real_array(f["Y"][...], f"{path}: dataset Y")
+            Z = _check_real_array(f["Z"][...], f"{path}: dataset Z")
+            attrs = {}
+            for k, v in f.attrs.items():
+                if isinstance(v, bytes):
+                    v = v.decode()
+                elif isinstance(v, np.generic):
+                    v = v.item()
+                attrs[k] = v
+    except (OSError, RuntimeError) as e:
+        if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise ValueError(f"{path}: cannot read the HDF5 file (truncated or corrupt?): {e}") from None
+    if X.ndim != 3 or X.shape[2] != 2 or X.shape[1] < 1:
+        raise ValueError(f"{path}: dataset X must have shape (N, L, 2) with L >= 1, got {X.shape}")
+    if Y.ndim != 2 or Y.shape[1] < 1:
+        raise ValueError(f"{path}: dataset Y must have shape (N, C) with C >= 1 (one-hot), got {Y.shape}")
+    if Z.ndim not in (1, 2) or (Z.ndim == 2 and Z.shape[1] != 1):
+        raise ValueError(f"{path}: dataset Z must have shape (N, 1) or (N,), got {Z.shape}")
+    if not (len(X) == len(Y) == len(Z)):
+        raise ValueError(f"{path}: datasets X, Y and Z must have the same length, got {len(X)}, {len(Y)} "
+                         f"and {len(Z)} rows")
+    if len(Y):
+        not01 = (Y != 0) & (Y != 1)
+        if np.any(not01):
+            i = int(np.flatnonzero(not01.any(axis=1))[0])
+            raise ValueError(f"{path}: dataset Y is not one-hot: values other than 0 and 1 "
+                             f"(the first in row {i}: {Y[i].tolist()})")
+        ones = np.count_nonzero(Y, axis=1)
+        if np.any(ones != 1):
+            i = int(np.flatnonzero(ones != 1)[0])
+            raise ValueError(f"{path}: dataset Y is not one-hot: {int(np.sum(ones != 1))} row(s) do not have "
+                             f"exactly one 1 (the first is row {i}, with {int(ones[i])})")
+    z = Z.reshape(len(Z))
+    _check_snrs(z, f"{path}: dataset Z")
+    if "classes" in attrs:
+        try:
+            classes = check_classes(json.loads(attrs["classes"]), f"{path}: attribute 'classes'")
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: attribute 'classes' is not a JSON list of class names: {e}") from None
+        if len(classes) != Y.shape[1]:
+            raise ValueError(f"{path}: dataset Y has {Y.shape[1]} columns but the attribute 'classes' lists "
+                             f"{len(classes)} classes")
+    else:
+        classes = _default_classes(Y.shape[1])
+    x = np.ascontiguousarray(X, dtype=np.float32).view(np.complex64)[..., 0]
     labels = np.argmax(Y, axis=1).astype(np.int64) if len(Y) else np.zeros(0, np.int64)
-    snrs = Z.reshape(len(Z), -1)[:, 0].astype(np.int64)
-    classes = json.loads(attrs["classes"]) if "classes" in attrs else _default_classes(Y.shape[1])
+    snrs = z.astype(np.int64)
     return Dataset(x, labels, snrs, list(classes), attrs)
 
 
 def _load_pickle(path):
-    with open(path, "rb") as f:
-        d = pickle.load(f, encoding="latin1")
+    d = _safe_pickle_load(path)
     if not isinstance(d, dict):
-        raise ValueError(f"{path}: not a RadioML 2016.10a-layout pickle (a dict {{(class, snr): array}})")
+        raise ValueError(f"{path}: not a RadioML 2016.10a-layout pickle (a dict {{(class, snr): array}}), "
+                         f"got a {type(d).__name__}")
     norm = {}
     for k, v in d.items():
         if not (isinstance(k, tuple) and len(k) == 2):
             raise ValueError(f"{path}: key {k!r} is not (class, snr)")
-        c = k[0].decode() if isinstance(k[0], bytes) else str(k[0])
-        norm[(c, k[1])] = np.asarray(v, dtype=np.float32)
+        c = k[0].decode("latin1") if isinstance(k[0], bytes) else k[0]
+        if not isinstance(c, str) or not c.strip():
+            raise ValueError(f"{path}: key {k!r}: the class must be a non-empty string")
+        snr = k[1]
+        if isinstance(snr, (bool, np.bool_)) or not isinstance(snr, (int, float, np.integer, np.floating)):
+            raise ValueError(f"{path}: key {k!r}: the SNR must be a number, got {type(snr).__name__}")
+        if not math.isfinite(float(snr)) or abs(snr) >= 2 ** 62:
+            raise ValueError(f"{path}: key {k!r}: the SNR is not a finite number")
+        if (c, snr) in norm:
+            raise ValueError(f"{path}: key {k!r} is listed twice")
+        a = _check_real_array(v, f"{path}: array for key {k!r}")
+        if a.ndim != 3 or a.shape[1] != 2 or a.shape[2] < 1:
+            raise ValueError(f"{path}: array for key {k!r} must have shape (n, 2, L) with L >= 1, got {a.shape}")
+        norm[(c, snr)] = a.astype(np.float32, copy=False)
     # 2016 names first in the 2016 order (the pickle is the 2016 layout), then 2018 order, then by name
     classes = sorted({c for c, _ in norm}, key=lambda c: ((0, contract.CLASSES_2016.index(c), c)
                                                           if c in contract.CLASSES_2016 else
@@ -583,12 +754,10 @@ def _load_pickle(path):
     L = None
     for (c, snr) in sorted(norm, key=lambda k: (classes.index(k[0]), k[1])):
         a = norm[(c, snr)]
-        if a.ndim != 3 or a.shape[1] != 2:
-            raise ValueError(f"{path}: array for {(c, snr)} must have shape (n, 2, L), got {a.shape}")
         if L is None:
             L = a.shape[2]
         elif a.shape[2] != L:
-            raise ValueError(f"{path}: frame lengths differ ({L} and {a.shape[2]})")
+            raise ValueError(f"{path}: frame lengths differ between keys ({L} and {a.shape[2]} at {(c, snr)!r})")
         xs.append((a[:, 0, :] + 1j * a[:, 1, :]).astype(np.complex64))
         labels.append(np.full(len(a), classes.index(c), np.int64))
         snrs.append(np.full(len(a), snr, np.int64))
@@ -600,26 +769,60 @@ def _load_pickle(path):
 
 def _load_sigmf(path):
     from sigmf import sigmffile
+    from sigmf.error import SigMFError
     data_path, meta_path = sigmf_paths(path[:-len(".sigmf")] if path.endswith(".sigmf") else path)
-    meta = sigmffile.fromfile(meta_path)
+    for p in (meta_path, data_path):
+        if not os.path.isfile(p):
+            raise FileNotFoundError(f"SigMF file {p!r} does not exist")
+    try:
+        meta = sigmffile.fromfile(meta_path)
+    except (SigMFError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{meta_path}: not a valid SigMF metadata file ({type(e).__name__}: {e})") from None
     if meta.get_global_field("core:datatype") != "cf32_le":
         raise ValueError(f"{meta_path}: datatype {meta.get_global_field('core:datatype')!r} is not cf32_le")
+    if os.path.getsize(data_path) % 8:
+        raise ValueError(f"{data_path}: size {os.path.getsize(data_path)} bytes is not a whole number of cf32_le "
+                         f"samples (8 bytes each): truncated?")
     raw = np.fromfile(data_path, dtype="<c8")
     ann = meta.get_annotations()
     classes = meta.get_global_field("amc:classes")
     names = [a.get("core:label") for a in ann]
     if classes is None:
+        if any(not isinstance(c, str) for c in names):
+            i = next(i for i, c in enumerate(names) if not isinstance(c, str))
+            raise ValueError(f"{meta_path}: annotation {i} has no core:label (the class)")
         classes = sorted(set(names), key=class_sort_key)
+    else:
+        classes = check_classes(classes, f"{meta_path}: amc:classes")
+    index = {c: i for i, c in enumerate(classes)}
+    labels = np.empty(len(ann), np.int64)
+    for i, c in enumerate(names):
+        if c not in index:
+            raise ValueError(f"{meta_path}: annotation {i} has core:label {c!r}, which is not in amc:classes "
+                             f"({', '.join(classes)})")
+        labels[i] = index[c]
     lengths = {a.get("core:sample_count") for a in ann}
     if len(lengths) > 1:
-        raise ValueError(f"{meta_path}: annotations have different lengths {sorted(lengths)}")
+        raise ValueError(f"{meta_path}: annotations have different lengths "
+                         f"{sorted(lengths, key=lambda v: (v is None, str(v)))}")
     L = lengths.pop() if lengths else int(meta.get_global_field("amc:frame_length") or 0)
+    if isinstance(L, bool) or not isinstance(L, int) or (ann and L < 1):
+        raise ValueError(f"{meta_path}: core:sample_count must be a positive integer, got {L!r}")
     x = np.zeros((len(ann), L), np.complex64)
     for i, a in enumerate(ann):
-        s = a["core:sample_start"]
+        s = a.get("core:sample_start")
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ValueError(f"{meta_path}: annotation {i}: core:sample_start must be an integer >= 0, got {s!r}")
+        if s + L > len(raw):
+            raise ValueError(f"{meta_path}: annotation {i} spans samples [{s}, {s + L}) but {data_path} holds "
+                             f"{len(raw)} samples (truncated?)")
         x[i] = raw[s:s + L]
-    labels = np.array([classes.index(c) for c in names], np.int64)
-    snrs = np.array([a.get(SIGMF_SNR_KEY, np.nan) for a in ann], np.float64)
+    snrs = np.empty(len(ann), np.float64)
+    for i, a in enumerate(ann):
+        v = a.get(SIGMF_SNR_KEY)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise ValueError(f"{meta_path}: annotation {i}: {SIGMF_SNR_KEY} must be a finite number, got {v!r}")
+        snrs[i] = v
     attrs = {"classes": json.dumps(list(classes))}
     for k, ak in (("config", "amc:config"), ("seed", "amc:seed"), ("gr_amc_version", "amc:gr_amc_version"),
                   ("frame_length", "amc:frame_length")):
