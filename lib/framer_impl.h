@@ -15,7 +15,12 @@ class framer_impl : public framer
 private:
     const uint64_t d_frame_len;
     const uint64_t d_hop;
+    // Input the scheduler can always be asked for: GNU Radio makes the upstream buffer at
+    // least twice this (relative_rate is 1/d_request); never less than one frame.
+    const uint64_t d_request;
     std::vector<tag_t> d_tags;
+    // Tags of a skipped gap already consumed; they all belong to the next frame.
+    std::vector<tag_t> d_pending;
 
     // Absolute input offset where frame k's tag window begins: frame k takes the tags in
     // [window_start(k), k*hop + frame_len), i.e. its span plus the skipped gap before it.
@@ -35,6 +40,7 @@ public:
     int hop() const override { return static_cast<int>(d_hop); }
     uint64_t first_sample(uint64_t k) const override { return k * d_hop; }
 
+    bool start() override;
     void forecast(int noutput_items, gr_vector_int& ninput_items_required) override;
 
     int general_work(int noutput_items,

@@ -4,6 +4,8 @@
  */
 #include <gnuradio/amc/kernels.h>
 #include <volk/volk.h>
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <stdexcept>
 
@@ -52,8 +54,10 @@ frame_status normalize_frame(const gr_complex* in, gr_complex* out, size_t len, 
         return frame_status::ZERO_POWER;
     }
     const float* f = reinterpret_cast<const float*>(in);
-    // Power in double: finite for any finite float input, NaN/Inf otherwise.
+    // Power in double: finite for any finite float input, NaN/Inf otherwise; and the
+    // largest |I| or |Q| (to tell a frame of zero or subnormal values).
     double p0 = 0.0, p1 = 0.0, p2 = 0.0, p3 = 0.0;
+    float m0 = 0.0f, m1 = 0.0f;
     size_t i = 0;
     const size_t n2 = 2 * len;
     for (; i + 4 <= n2; i += 4) {
@@ -61,30 +65,47 @@ frame_status normalize_frame(const gr_complex* in, gr_complex* out, size_t len, 
         p1 += double(f[i + 1]) * f[i + 1];
         p2 += double(f[i + 2]) * f[i + 2];
         p3 += double(f[i + 3]) * f[i + 3];
+        m0 = std::max(m0, std::max(std::fabs(f[i]), std::fabs(f[i + 2])));
+        m1 = std::max(m1, std::max(std::fabs(f[i + 1]), std::fabs(f[i + 3])));
     }
     for (; i < n2; i++) {
         p0 += double(f[i]) * f[i];
+        m0 = std::max(m0, std::fabs(f[i]));
     }
     const double power = (p0 + p1) + (p2 + p3);
     if (!std::isfinite(power)) {
         zero(out, len);
         return frame_status::NON_FINITE;
     }
-    if (power == 0.0) {
+    // Zero, or a level that underflows (every value subnormal): zeros in every mode.
+    if (power == 0.0 || std::max(m0, m1) < FLT_MIN) {
         zero(out, len);
         return frame_status::ZERO_POWER;
     }
+    // A scale factor (positive, in double) that is not a finite float: the level underflows.
+    auto usable = [](double g) { return g <= double(FLT_MAX); };
     switch (mode) {
-    case norm_mode::RMS:
-        scale(in, out, len, static_cast<float>(1.0 / std::sqrt(power / double(len))));
+    case norm_mode::RMS: {
+        const double g = 1.0 / std::sqrt(power / double(len));
+        if (!usable(g)) {
+            zero(out, len);
+            return frame_status::ZERO_POWER;
+        }
+        scale(in, out, len, static_cast<float>(g));
         break;
+    }
     case norm_mode::PEAK: {
         double m = 0.0;
         for (size_t k = 0; k < len; k++) {
             const double a = double(f[2 * k]) * f[2 * k] + double(f[2 * k + 1]) * f[2 * k + 1];
             m = a > m ? a : m;
         }
-        scale(in, out, len, static_cast<float>(1.0 / std::sqrt(m)));
+        const double g = 1.0 / std::sqrt(m);
+        if (!usable(g)) {
+            zero(out, len);
+            return frame_status::ZERO_POWER;
+        }
+        scale(in, out, len, static_cast<float>(g));
         break;
     }
     case norm_mode::L1: {
@@ -92,7 +113,12 @@ frame_status normalize_frame(const gr_complex* in, gr_complex* out, size_t len, 
         for (size_t k = 0; k < len; k++) {
             s += std::sqrt(double(f[2 * k]) * f[2 * k] + double(f[2 * k + 1]) * f[2 * k + 1]);
         }
-        scale(in, out, len, static_cast<float>(1.0 / s));
+        const double g = 1.0 / s;
+        if (!usable(g)) {
+            zero(out, len);
+            return frame_status::ZERO_POWER;
+        }
+        scale(in, out, len, static_cast<float>(g));
         break;
     }
     case norm_mode::IQ_STD: {
@@ -107,9 +133,12 @@ frame_status normalize_frame(const gr_complex* in, gr_complex* out, size_t len, 
         const double mi = si / len, mq = sq / len;
         const double vi = std::max(sii / len - mi * mi, 0.0);
         const double vq = std::max(sqq / len - mq * mq, 0.0);
-        // A rail with no spread (e.g. Q of a noiseless BPSK) is left unscaled.
-        const float gi = vi > 0.0 ? static_cast<float>(1.0 / std::sqrt(vi)) : 1.0f;
-        const float gq = vq > 0.0 ? static_cast<float>(1.0 / std::sqrt(vq)) : 1.0f;
+        // A rail with no spread (e.g. Q of a noiseless BPSK), or a spread so small that its
+        // scale is not a finite float, is left unscaled.
+        const double di = vi > 0.0 ? 1.0 / std::sqrt(vi) : 1.0;
+        const double dq = vq > 0.0 ? 1.0 / std::sqrt(vq) : 1.0;
+        const float gi = usable(di) ? static_cast<float>(di) : 1.0f;
+        const float gq = usable(dq) ? static_cast<float>(dq) : 1.0f;
         for (size_t k = 0; k < len; k++) {
             out[k] = gr_complex(in[k].real() * gi, in[k].imag() * gq);
         }
@@ -130,8 +159,17 @@ void check_framing(long frame_len, long hop)
         throw std::invalid_argument("amc: frame_len must be > 0, got " +
                                     std::to_string(frame_len));
     }
+    if (frame_len > max_frame_len) {
+        throw std::invalid_argument("amc: frame_len must be <= " +
+                                    std::to_string(max_frame_len) + " (2^20), got " +
+                                    std::to_string(frame_len));
+    }
     if (hop <= 0) {
         throw std::invalid_argument("amc: hop must be > 0, got " + std::to_string(hop));
+    }
+    if (hop > max_hop) {
+        throw std::invalid_argument("amc: hop must be <= " + std::to_string(max_hop) +
+                                    " (2^30), got " + std::to_string(hop));
     }
 }
 

@@ -155,3 +155,96 @@ BOOST_AUTO_TEST_CASE(framing_overlap_and_skip)
     BOOST_CHECK_THROW(check_framing(0, 4), std::invalid_argument);
     BOOST_CHECK_THROW(check_framing(10, 0), std::invalid_argument);
 }
+
+BOOST_AUTO_TEST_CASE(underflowing_frames_are_zero_power_in_every_mode)
+{
+    const float sub = 1e-39f; // subnormal
+    BOOST_REQUIRE(std::fpclassify(sub) == FP_SUBNORMAL);
+    for (auto mode : { norm_mode::RMS, norm_mode::PEAK, norm_mode::L1, norm_mode::IQ_STD,
+                       norm_mode::NONE }) {
+        const std::string name = norm_mode_name(mode);
+        std::vector<gr_complex> out(128);
+        // every value subnormal, with and without spread
+        std::vector<gr_complex> a(128, gr_complex(sub, -sub));
+        for (size_t i = 0; i < a.size(); i += 3)
+            a[i] = gr_complex(2 * sub, 0.0f);
+        // one smallest subnormal among zeros
+        std::vector<gr_complex> b(128, gr_complex(0, 0));
+        b[64] = gr_complex(0.0f, std::numeric_limits<float>::denorm_min());
+        for (auto* x : { &a, &b }) {
+            std::fill(out.begin(), out.end(), gr_complex(5, 5));
+            BOOST_CHECK_MESSAGE(normalize_frame(x->data(), out.data(), x->size(), mode) ==
+                                    frame_status::ZERO_POWER,
+                                name);
+            for (auto v : out)
+                BOOST_CHECK(v == gr_complex(0, 0));
+        }
+        // tiny but normal values are normalized (finite output, not zeroed)
+        std::vector<gr_complex> c(128, gr_complex(2e-38f, -3e-38f));
+        c[5] = gr_complex(-2e-38f, 3e-38f);
+        BOOST_CHECK_MESSAGE(normalize_frame(c.data(), out.data(), c.size(), mode) ==
+                                frame_status::OK,
+                            name);
+        for (auto v : out)
+            BOOST_CHECK(std::isfinite(v.real()) && std::isfinite(v.imag()));
+        BOOST_CHECK_GT(std::abs(out[0]), 0.0f);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(rms_scale_overflow_is_zero_power)
+{
+    // one normal sample (1.5e-38) among 1023 zeros: rms level 4.7e-40, its inverse is not a
+    // finite float; the other modes' scales are finite
+    std::vector<gr_complex> x(1024, gr_complex(0, 0)), y(1024);
+    x[7] = gr_complex(1.5e-38f, 0.0f);
+    BOOST_CHECK(normalize_frame(x.data(), y.data(), x.size(), norm_mode::RMS) ==
+                frame_status::ZERO_POWER);
+    for (auto v : y)
+        BOOST_CHECK(v == gr_complex(0, 0));
+    BOOST_CHECK(normalize_frame(x.data(), y.data(), x.size(), norm_mode::PEAK) ==
+                frame_status::OK);
+    BOOST_CHECK_CLOSE(y[7].real(), 1.0f, 1e-4);
+    BOOST_CHECK(normalize_frame(x.data(), y.data(), x.size(), norm_mode::L1) ==
+                frame_status::OK);
+    BOOST_CHECK_CLOSE(y[7].real(), 1.0f, 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(iq_std_rail_with_underflowing_spread_is_unscaled)
+{
+    std::vector<gr_complex> x(64), y(64);
+    for (size_t i = 0; i < x.size(); i++)
+        x[i] = gr_complex(float(i) - 31.5f, (i % 2) * 2e-39f);
+    BOOST_CHECK(normalize_frame(x.data(), y.data(), x.size(), norm_mode::IQ_STD) ==
+                frame_status::OK);
+    for (size_t i = 0; i < x.size(); i++) {
+        BOOST_CHECK(std::isfinite(y[i].imag()));
+        BOOST_CHECK_EQUAL(y[i].imag(), x[i].imag());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(framing_limits)
+{
+    BOOST_CHECK_EQUAL(max_frame_len, 1L << 20);
+    BOOST_CHECK_EQUAL(max_hop, 1L << 30);
+    BOOST_CHECK_NO_THROW(check_framing(max_frame_len, max_hop));
+    BOOST_CHECK_NO_THROW(check_framing(1, 1));
+    auto message = [](long frame_len, long hop) {
+        try {
+            check_framing(frame_len, hop);
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+        return std::string("no exception");
+    };
+    BOOST_CHECK_EQUAL(message(max_frame_len + 1, 1),
+                      "amc: frame_len must be <= 1048576 (2^20), got 1048577");
+    BOOST_CHECK_EQUAL(message(16, max_hop + 1),
+                      "amc: hop must be <= 1073741824 (2^30), got 1073741825");
+    BOOST_CHECK_EQUAL(message(-1, 16), "amc: frame_len must be > 0, got -1");
+    BOOST_CHECK_EQUAL(message(16, 1L << 40),
+                      "amc: hop must be <= 1073741824 (2^30), got 1099511627776");
+    // frame_count/extract_frames near the limits: no overflow in k*hop + frame_len
+    BOOST_CHECK_EQUAL(frame_count(size_t(3) * max_hop, max_frame_len, max_hop), 3u);
+    BOOST_CHECK_EQUAL(frame_count(size_t(3) * max_hop - 1, 2, max_hop), 3u);
+    BOOST_CHECK_EQUAL(frame_count(size_t(2) * max_hop + 1, 2, max_hop), 2u);
+}

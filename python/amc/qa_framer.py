@@ -102,6 +102,82 @@ class qa_framer(gr_unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "hop must be > 0, got -3"):
             amc.framer(10, -3)
 
+    def test_limits(self):
+        self.assertEqual((amc.MAX_FRAME_LEN, amc.MAX_HOP), (1 << 20, 1 << 30))
+        fr = amc.framer(amc.MAX_FRAME_LEN, amc.MAX_HOP)
+        self.assertEqual((fr.frame_len(), fr.hop()), (1 << 20, 1 << 30))
+        self.assertEqual(fr.first_sample(5), 5 << 30)
+        with self.assertRaisesRegex(ValueError, r"frame_len must be <= 1048576 \(2\^20\), got 1048577"):
+            amc.framer(amc.MAX_FRAME_LEN + 1, 16)
+        with self.assertRaisesRegex(ValueError, r"hop must be <= 1073741824 \(2\^30\), got 1073741825"):
+            amc.framer(16, amc.MAX_HOP + 1)
+        # beyond a C int: still the range check's ValueError, not a conversion error
+        with self.assertRaisesRegex(ValueError, r"hop must be <= 1073741824 \(2\^30\), got 2147483648"):
+            amc.framer(16, 1 << 31)
+        with self.assertRaisesRegex(ValueError, r"frame_len must be <= 1048576 \(2\^20\), got 8589934592"):
+            amc.framer(1 << 33, 16)
+        with self.assertRaisesRegex(ValueError, r"hop must be <= 1073741824 \(2\^30\), got 1073741825"):
+            amc.frame_signal(np.zeros(4, np.complex64), 4, amc.MAX_HOP + 1)
+        with self.assertRaisesRegex(ValueError, r"frame_len must be <= 1048576 \(2\^20\), got 1048577"):
+            amc.frame_signal(np.zeros(4, np.complex64), amc.MAX_FRAME_LEN + 1, 4)
+
+
+def run_ramp(frame_len, hop, n_frames, period=1000, max_noutput=None):
+    """Frames of a repeating ramp 0..period-1 (exact in float32): frame k must hold
+    (k*hop + i) % period. Streams (n_frames - 1) * hop + frame_len + hop // 2 samples."""
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.arange(period, dtype=np.complex64).tolist(), True)
+    head = blocks.head(gr.sizeof_gr_complex, (n_frames - 1) * hop + frame_len + hop // 2)
+    fr = amc.framer(frame_len, hop)
+    if max_noutput:
+        fr.set_max_noutput_items(max_noutput)
+    snk = blocks.vector_sink_c(frame_len)
+    tb.connect(src, head, fr, snk)
+    tb.run()
+    frames = np.array(snk.data(), dtype=np.complex64).reshape(-1, frame_len)
+    expected = np.array([(np.arange(frame_len) + k * hop) % period for k in range(n_frames)], np.float32)
+    return frames, expected
+
+
+class qa_framer_large(gr_unittest.TestCase):
+    """Hops and frame lengths near the limits: no frame lost, memory independent of the hop."""
+
+    def check(self, frame_len, hop, n_frames, **kw):
+        frames, expected = run_ramp(frame_len, hop, n_frames, **kw)
+        self.assertEqual(frames.shape, (n_frames, frame_len))
+        np.testing.assert_array_equal(frames.real, expected)
+        np.testing.assert_array_equal(frames.imag, 0)
+
+    def test_hop_2_23(self):
+        # the forecast's estimate used to overflow int from here: 1 of 3 frames came out
+        self.check(16, 1 << 23, 3)
+        self.check(16, (1 << 23) + 7, 3)
+
+    def test_hop_2_25_one_frame_per_call(self):
+        self.check(16, 1 << 25, 3, max_noutput=1)
+
+    def test_largest_frame_overlapping_and_skipping(self):
+        self.check(amc.MAX_FRAME_LEN, 5, 3)
+        self.check(amc.MAX_FRAME_LEN, amc.MAX_FRAME_LEN + 3, 3)
+
+    def test_tags_in_long_gaps(self):
+        # frames of 10 every 2^22 + 1: a tag anywhere in a gap lands on the next frame, however the
+        # gap is consumed
+        hop = (1 << 22) + 1
+        n = 2 * hop + 10
+        x = np.zeros(n, np.complex64)
+        tags = [tag(3, "a", 1), tag(10, "b", 2), tag(hop - 1, "c", 3), tag(hop + 9, "d", 4),
+                tag(hop + 10, "e", 5), tag(2 * hop - 1, "f", 6), tag(2 * hop + 2, "g", 7)]
+        src = blocks.vector_source_c(x, False, 1, tags)
+        fr = amc.framer(10, hop)
+        snk = blocks.vector_sink_c(10)
+        tb = gr.top_block()
+        tb.connect(src, fr, snk)
+        tb.run()
+        self.assertEqual(len(snk.data()), 30)
+        out = sorted((t.offset, pmt.symbol_to_string(t.key)) for t in snk.tags())
+        self.assertEqual(out, [(0, "a"), (1, "b"), (1, "c"), (1, "d"), (2, "e"), (2, "f"), (2, "g")])
+
 
 class qa_frame_signal(gr_unittest.TestCase):
 
@@ -128,3 +204,4 @@ class qa_frame_signal(gr_unittest.TestCase):
 if __name__ == '__main__':
     gr_unittest.run(qa_framer)
     gr_unittest.run(qa_frame_signal)
+    gr_unittest.run(qa_framer_large)

@@ -80,6 +80,27 @@ class qa_normalizer(gr_unittest.TestCase):
             self.assertEqual(norm.zero_frames(), 1)
             self.assertGreater(np.abs(y[0]).sum(), 0)
 
+    def test_underflowing_frames_are_zeroed_and_counted(self):
+        # frames 1-4 have levels that underflow: no NaN/Inf may come out, they are zeros and
+        # counted as zero-power frames, in every mode
+        x = frames(6, seed=7)
+        x[1] = 1e-39 + 1e-39j                                  # every value subnormal
+        x[2] = 0
+        x[2, 9] = complex(np.float32(1.4e-45), 0)               # the smallest subnormal, once
+        x[3] = (np.arange(L) % 5 - 2) * np.float32(3e-39)       # subnormal, with spread
+        x[4] = 0
+        x[4, 0] = complex(0, -np.float32(2e-39))
+        x[5] = 1e-20 - 3e-21j                                   # tiny but normal: normalized
+        for mode in ("rms", "peak", "l1", "iq_std", "none"):
+            y, norm, _ = run_normalizer(x, mode)
+            self.assertTrue(np.all(np.isfinite(y)), mode)
+            for k in (1, 2, 3, 4):
+                np.testing.assert_array_equal(y[k], 0)
+            self.assertEqual(norm.zero_frames(), 4, mode)
+            self.assertEqual(norm.nonfinite_frames(), 0, mode)
+            np.testing.assert_array_equal(y[0], amc.normalize_frames(x[:1], mode)[0][0])
+            self.assertGreater(np.abs(y[5]).sum(), 0, mode)
+
     def test_chunking_and_tags(self):
         x = frames(40, seed=3)
         tags = [gr.tag_utils.python_to_tag((k, pmt.intern("amc:truth"), pmt.intern("QAM16"), pmt.intern("qa")))
@@ -96,7 +117,12 @@ class qa_normalizer(gr_unittest.TestCase):
             amc.normalizer(L, "power")
         with self.assertRaisesRegex(ValueError, "frame_len must be > 0, got 0"):
             amc.normalizer(0, "rms")
+        with self.assertRaisesRegex(ValueError, r"frame_len must be <= 1048576 \(2\^20\), got 1048577"):
+            amc.normalizer(amc.MAX_FRAME_LEN + 1, "rms")
+        with self.assertRaisesRegex(ValueError, r"frame_len must be <= 1048576 \(2\^20\), got 4294967296"):
+            amc.normalizer(1 << 32, "rms")
         self.assertEqual(amc.normalizer(L).mode(), "rms")
+        self.assertEqual(amc.normalizer(amc.MAX_FRAME_LEN, "peak").mode(), "peak")
 
 
 class qa_normalize_frames(gr_unittest.TestCase):
@@ -117,6 +143,37 @@ class qa_normalize_frames(gr_unittest.TestCase):
             amc.normalize_frames(np.zeros(8, np.complex64), "rms")
         with self.assertRaisesRegex(ValueError, "unknown normalization mode 'x'"):
             amc.normalize_frames(np.zeros((1, 8), np.complex64), "x")
+        with self.assertRaisesRegex(ValueError, r"frame_len must be <= 1048576 \(2\^20\), got 1048577"):
+            amc.normalize_frames(np.zeros((1, amc.MAX_FRAME_LEN + 1), np.complex64), "rms")
+
+    def test_underflow_status_every_mode(self):
+        x = np.zeros((4, 64), np.complex64)
+        x[0] = 1e-39 + 1e-39j            # subnormal everywhere: zero-power in every mode
+        x[1, 3] = complex(0, 5e-40)      # one subnormal sample
+        x[2, 0] = 1.5e-38                # one normal sample among 63 zeros: rms's scale overflows
+        x[3] = 2e-38                     # normal everywhere: fine
+        expected = {"rms": [1, 1, 1, 0], "peak": [1, 1, 0, 0], "l1": [1, 1, 0, 0],
+                    "iq_std": [1, 1, 0, 0], "none": [1, 1, 0, 0]}
+        for mode, st in expected.items():
+            y, status = amc.normalize_frames(x, mode)
+            np.testing.assert_array_equal(status, st, err_msg=mode)
+            self.assertTrue(np.all(np.isfinite(y)), mode)
+            for k in np.flatnonzero(status):
+                np.testing.assert_array_equal(y[k], 0)
+        y, _ = amc.normalize_frames(x[2:3], "peak")
+        self.assertEqual(y[0, 0], 1.0)
+        y, _ = amc.normalize_frames(x[3:4], "rms")
+        np.testing.assert_allclose(np.abs(y[0]) ** 2, 1.0, rtol=1e-5)
+
+    def test_iq_std_rail_with_underflowing_spread_is_unscaled(self):
+        # I: a normal spread; Q: subnormal values with a spread whose scale would be Inf
+        x = np.zeros((1, 64), np.complex64)
+        x[0].real = np.arange(64) - 31.5
+        x[0].imag = (np.arange(64) % 2) * np.float32(2e-39)
+        y, status = amc.normalize_frames(x, "iq_std")
+        self.assertEqual(status[0], 0)
+        np.testing.assert_allclose(np.std(y[0].real), 1.0, rtol=1e-5)
+        np.testing.assert_array_equal(y[0].imag, x[0].imag)
 
 
 if __name__ == '__main__':

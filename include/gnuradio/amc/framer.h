@@ -27,6 +27,12 @@ namespace amc {
  * can land on several frames). A tag in a skipped gap (hop > frame_len) lands on the next
  * frame. The output tag offset is the frame index k. The output does not depend on how the
  * scheduler chunks the stream.
+ *
+ * Limits: 0 < frame_len <= 2^20 (max_frame_len) and 0 < hop <= 2^30 (max_hop). Memory does
+ * not grow with the hop: the samples of a skipped gap are consumed as they come (their tags
+ * are kept for the next frame), so the upstream buffer needs to hold only about one frame
+ * (GNU Radio sizes it from relative_rate(), which is therefore 1/max(frame_len, min(hop,
+ * 65536)) rather than the true 1/hop).
  */
 class AMC_API framer : virtual public gr::block
 {
@@ -34,9 +40,10 @@ public:
     typedef std::shared_ptr<framer> sptr;
 
     /*!
-     * \param frame_len samples per frame (> 0)
-     * \param hop samples between the starts of consecutive frames (> 0)
-     * \throws std::invalid_argument if frame_len or hop is not positive
+     * \param frame_len samples per frame (1 .. 2^20)
+     * \param hop samples between the starts of consecutive frames (1 .. 2^30)
+     * \throws std::invalid_argument if frame_len or hop is out of range (the message
+     *         names the parameter, its value and the limit)
      */
     static sptr make(int frame_len, int hop);
 

@@ -20,7 +20,9 @@ namespace amc {
  * Input and output: vectors of \p frame_len complex samples, one frame each. Modes:
  * "rms" (unit average power), "peak" (max |x| = 1), "l1" (sum |x| = 1, RadioML 2016.10a),
  * "iq_std" (I and Q each to unit standard deviation), "none" (copy).
- * A zero-power frame stays zeros. A frame holding NaN or Inf is zeroed (never passed on),
+ * A zero-power frame stays zeros; so does a frame whose level underflows (every value zero
+ * or subnormal, or a scale factor that is not a finite float), in every mode: both are
+ * counted by zero_frames(). A frame holding NaN or Inf is zeroed (never passed on),
  * counted (nonfinite_frames()) and reported through the block logger at most once per second.
  * Tags pass through unchanged (same frame index).
  */
@@ -30,7 +32,7 @@ public:
     typedef std::shared_ptr<normalizer> sptr;
 
     /*!
-     * \param frame_len samples per frame (> 0)
+     * \param frame_len samples per frame (1 .. 2^20, max_frame_len)
      * \param mode "rms", "peak", "l1", "iq_std" or "none"
      * \throws std::invalid_argument on a bad frame_len or mode
      */
@@ -39,7 +41,7 @@ public:
     virtual std::string mode() const = 0;
     /*! \brief Frames that held NaN/Inf and were zeroed so far. */
     virtual uint64_t nonfinite_frames() const = 0;
-    /*! \brief Frames with zero power so far (left as zeros). */
+    /*! \brief Frames with zero power, or a level that underflows, so far (output zeros). */
     virtual uint64_t zero_frames() const = 0;
 };
 

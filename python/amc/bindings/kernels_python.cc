@@ -6,7 +6,7 @@
  * BINDTOOL_GEN_AUTOMATIC(0)
  * BINDTOOL_USE_PYGCCXML(0)
  * BINDTOOL_HEADER_FILE(kernels.h)
- * BINDTOOL_HEADER_FILE_HASH(db50c4fd1878adbe71d80dbba452c6e6)
+ * BINDTOOL_HEADER_FILE_HASH(e027819b7b89110e65e963d538d16116)
  */
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -48,6 +48,9 @@ py::tuple normalize_frames(carray frames, const std::string& mode)
     }
     const size_t n = static_cast<size_t>(frames.shape(0));
     const size_t len = static_cast<size_t>(frames.shape(1));
+    if (frames.shape(0) > 0) {
+        gr::amc::check_framing(static_cast<long>(len), 1);
+    }
     carray out({ frames.shape(0), frames.shape(1) });
     py::array_t<int8_t> status(static_cast<py::ssize_t>(n));
     const gr_complex* src = frames.data();
@@ -78,4 +81,6 @@ void bind_kernels(py::module& m)
           py::arg("mode") = "rms",
           D(normalize_frames));
     m.def("normalization_modes", &gr::amc::norm_mode_names, D(normalization_modes));
+    m.attr("MAX_FRAME_LEN") = gr::amc::max_frame_len;
+    m.attr("MAX_HOP") = gr::amc::max_hop;
 }

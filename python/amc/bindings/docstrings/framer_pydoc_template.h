@@ -12,8 +12,9 @@ hop > frame_len skips. Each upstream tag lands on every frame whose span holds i
 skipped gap lands on the next frame), at output offset k.)doc";
 static const char* __doc_gr_amc_framer_make = R"doc(make(frame_len, hop) -> framer
 
-frame_len: samples per frame (> 0); hop: samples between frame starts (> 0).
-Raises ValueError if either is not positive.)doc";
+frame_len: samples per frame (1 .. MAX_FRAME_LEN = 2^20); hop: samples between frame starts
+(1 .. MAX_HOP = 2^30). Raises ValueError naming the parameter and the limit otherwise.
+Memory does not grow with the hop (a skipped gap is consumed as it comes).)doc";
 static const char* __doc_gr_amc_framer_frame_len = R"doc(Samples per frame.)doc";
 static const char* __doc_gr_amc_framer_hop = R"doc(Samples between frame starts.)doc";
 static const char* __doc_gr_amc_framer_first_sample = R"doc(Absolute offset of output frame k's first input sample (k*hop).)doc";
