@@ -36,7 +36,7 @@ import pmt
 from gnuradio import gr
 
 from . import contract as C
-from .amc_python import frame_signal, input_state, normalization_modes, normalize_frames
+from .amc_python import MAX_FRAME_LEN, MAX_HOP, frame_signal, input_state, normalization_modes, normalize_frames
 from .paths import resolve_model
 
 #: Constructor parameter that can supply each metadata key when the model lacks it.
@@ -176,6 +176,8 @@ class ModelRunner:
                         stored = int(stored)
                         if stored < 1:
                             raise ValueError("must be >= 1")
+                        if stored > MAX_FRAME_LEN:
+                            raise ValueError(f"must be <= {MAX_FRAME_LEN} (2^20), the framing kernels' limit")
                     else:
                         stored = stored.strip()
                 except (ValueError, TypeError) as e:
@@ -186,6 +188,8 @@ class ModelRunner:
                     value = _parse_classes(value, "classes")
                 elif key == C.META_FRAME_LENGTH:
                     value = _int_param("frame_len", value, 1, ">= 1 (0 = from the model)")
+                    if value > MAX_FRAME_LEN:
+                        raise ValueError(f"frame_len must be <= {MAX_FRAME_LEN} (2^20), got {value}")
                 else:
                     value = str(value).strip()
             else:
@@ -326,6 +330,8 @@ class _classifier_base(gr.basic_block):
                              classes=classes, input_layout=input_layout, representation=representation,
                              normalization=normalization, output=output)
         hop = _int_param("hop", hop, 0, ">= 0 (0 = frame length: back-to-back frames)")
+        if hop > MAX_HOP:
+            raise ValueError(f"hop must be <= {MAX_HOP} (2^30), got {hop}")
         smoothing = _int_param("smoothing", smoothing, 1, ">= 1 (1 = no smoothing)")
         threshold = self._check_threshold(threshold)
         if not isinstance(realtime, (bool, np.bool_, int)):
