@@ -463,13 +463,21 @@ def _np_attr(*names):
     raise ValueError(f"numpy provides none of {names}")
 
 
+class _Refused(pickle.UnpicklingError):
+    """Something a RadioML-layout pickle does not need (the message says what)."""
+
+
+class _ForbiddenGlobal(_Refused):
+    """A global outside the allowed list (the message is its dotted name)."""
+
+
 def _safe_reconstruct(subtype, shape, dtype):
     # numpy pickles an array as _reconstruct(ndarray, (0,), b"b") + __setstate__; nothing else
     # is needed, and a large initial shape would only allocate memory.
     if subtype is not np.ndarray:
-        raise pickle.UnpicklingError(f"array reconstruction of {subtype!r} (only numpy.ndarray)")
+        raise _Refused(f"array reconstruction of {subtype!r} (only numpy.ndarray)")
     if not isinstance(shape, tuple) or int(np.prod(shape)) > 1:
-        raise pickle.UnpicklingError(f"array reconstruction with initial shape {shape!r}")
+        raise _Refused(f"array reconstruction with initial shape {shape!r} (numpy writes (0,))")
     return np.ndarray.__new__(np.ndarray, shape, dtype)
 
 
@@ -480,19 +488,19 @@ def _safe_frombuffer(buf, dtype, shape, order):
 def _safe_encode(obj, encoding="utf-8"):
     # Python 3 pickles bytes for protocols 0-2 as _codecs.encode(str, "latin1")
     if not isinstance(obj, str) or encoding != "latin1":
-        raise pickle.UnpicklingError(f"_codecs.encode({type(obj).__name__}, {encoding!r})")
+        raise _Refused(f"_codecs.encode({type(obj).__name__}, {encoding!r}) (only of a str, to latin1)")
     return obj.encode("latin1")
 
 
 def _safe_bytes(*args):
     # Python 3 pickles b"" for protocols 0-2 as bytes()
     if args:
-        raise pickle.UnpicklingError("bytes() with arguments")
+        raise _Refused("bytes() with arguments (only bytes())")
     return b""
 
 
-#: (module, name) -> the object the restricted unpickler gives for it. Python 2 names
-#: (__builtin__, copy_reg) reach find_class already mapped to Python 3's (fix_imports).
+#: (module, name) -> the object the restricted unpickler gives for it (Python 3 names: find_class
+#: maps Python 2 names such as __builtin__ first, as pickle's own fix_imports does).
 _PICKLE_ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"): _safe_reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _safe_reconstruct,
@@ -517,16 +525,17 @@ class _RestrictedUnpickler(pickle.Unpickler):
     payload (for example ``os.system``) never runs."""
 
     def find_class(self, module, name):
+        import _compat_pickle
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         obj = _PICKLE_ALLOWED.get((module, name))
         if obj is not None:
             return obj
         if (module, name) in _PICKLE_LAZY:
             return _np_attr(*_PICKLE_LAZY[(module, name)])
         raise _ForbiddenGlobal(f"{module}.{name}")
-
-
-class _ForbiddenGlobal(pickle.UnpicklingError):
-    pass
 
 
 def _safe_pickle_load(path):
@@ -539,6 +548,8 @@ def _safe_pickle_load(path):
         raise ValueError(f"{path}: refused to load the pickle: it needs the global '{e}', which a RadioML-layout "
                          f"dataset (a dict of numpy arrays) does not use; only numpy arrays, dtypes and scalars "
                          f"and builtin tuples, strings, bytes and numbers are allowed") from None
+    except _Refused as e:
+        raise ValueError(f"{path}: refused to load the pickle: {e}") from None
     except (EOFError, pickle.UnpicklingError) as e:
         raise ValueError(f"{path}: truncated or corrupt pickle ({e or 'no data'})") from None
     except (OSError, MemoryError):
