@@ -179,13 +179,11 @@ def test_bad_command_line(tmp_path):
 
 def test_presets_are_valid():
     """Every shipped preset passes the config check; rml2016a / rml2018a have the RadioML shapes."""
-    from gnuradio.amc import generate
-    from gnuradio.amc import contract
+    from gnuradio.amc import contract, dataset_config
     shapes = {}
-    for name in generate.PRESETS:
-        cfg = generate.check_config(yaml.safe_load(open(generate._preset_path(name))), name)
-        generate.check_blocks(cfg, name)
-        shapes[name] = cfg
+    assert {"demo", "rml2016a", "rml2018a", "wild", "wild2016"} <= set(dataset_config.preset_names())
+    for name in dataset_config.preset_names():
+        shapes[name], _ = dataset_config.load_config(name)
     a16, a18 = shapes["rml2016a"], shapes["rml2018a"]
     assert (a16["classes"], a16["snrs"], a16["frames_per_class_snr"], a16["frame_length"], a16["format"],
             a16["normalization"], a16["channel"]["preset"]) == (

@@ -850,5 +850,8 @@ def stable_seed_words(*items):
         if isinstance(it, str):
             out.append(zlib.crc32(it.encode()))
         else:
-            out.append(int(it) & 0xFFFFFFFF)
+            v = int(it)
+            out.append(v & 0xFFFFFFFF)
+            if v >> 32:        # wider integers (seeds up to 2**63-1) keep every bit; small ones keep one word
+                out += [(v >> 32) & 0xFFFFFFFF, 0x5EED]
     return out

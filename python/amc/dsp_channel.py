@@ -28,6 +28,7 @@ Every random process has its own generator spawned from the seed and is consumed
 blocks, and every recursion (random walks, phases, input time) is a sequential cumulative sum carried
 between calls, so the output depends only on the parameters and seed, never on the chunking.
 """
+import functools
 import math
 
 import numpy as np
@@ -216,6 +217,7 @@ class RandomWalk:
             self.w = float(states[n - 1])
 
 
+@functools.lru_cache(maxsize=4)
 def _farrow_coefs(half=SRO_HALF, degree=SRO_DEGREE, beta=6.0):
     """Farrow coefficients c[p, t] (t < half) of a 2*half-tap Kaiser-windowed sinc interpolator:
     the tap multiplying x[i0 + t - (half-1)] at fractional delay mu is sum_p c[p, t] (mu - 1/2)**p, and by

@@ -21,31 +21,8 @@ import time
 
 from .cli import CliError
 
-PRESETS = ("demo", "rml2016a", "rml2018a")
-
-#: key -> one-line description (the allowed keys of a config file)
-CONFIG_KEYS = {
-    "name": "dataset name (text)",
-    "description": "free text",
-    "classes": "list of class names (or a comma-separated string, or rml2018a / rml2016a for all their classes)",
-    "snrs": "SNRs in dB (Es/N0), integers: a list, {start, stop, step} (stop included) or 'start:stop:step'",
-    "frames_per_class_snr": "frames per (class, SNR), integer > 0",
-    "frame_length": "samples per frame, integer > 0",
-    "normalization": "per-frame normalization",
-    "format": "output format",
-    "seed": "dataset seed, integer >= 0",
-    "shard_size": "frames per shard, integer > 0 (part of the dataset's definition: changes the output)",
-    "skip_samples": "samples discarded at the start of each shard (filter and channel transients), integer >= 0",
-    "source": "keyword arguments of amc.modulation_source (except modulation, seed, tag_interval)",
-    "channel": "keyword arguments of amc.radioml_channel (preset, ...; except snr_db, seed, tag_interval)",
-}
-DEFAULTS = {"name": "dataset", "description": "", "shard_size": 256, "skip_samples": 1024, "source": {},
-            "channel": {"preset": "rml2018"}, "seed": 0, "normalization": "rms", "format": "hdf5"}
-REQUIRED = ("classes", "snrs", "frames_per_class_snr", "frame_length")
-# block arguments set by the generator itself
-_SOURCE_FIXED = ("modulation", "seed", "tag_interval")
-_CHANNEL_FIXED = ("snr_db", "seed", "tag_interval")
-_CHANNEL_PRESETS_FALLBACK = ("rml2016", "rml2016-compat", "rml2018", "awgn")
+from . import dataset_config
+from .dataset_config import CONFIG_KEYS, dataset_config_json, plan_shards, preset_names  # noqa: F401
 
 
 # ------------------------------------------------------------------------------------------------
@@ -60,7 +37,7 @@ def configure_parser(p):
     src.add_argument("--config", metavar="FILE.yml",
                      help="dataset config file (YAML); keys in docs/datasets.md (default: none, use --preset)")
     src.add_argument("--preset", metavar="NAME",
-                     help=f"a shipped preset: {', '.join(PRESETS)} (default: demo when no --config)")
+                     help=f"a shipped dataset preset: {', '.join(preset_names())} (default: demo when no --config)")
     p.add_argument("-n", "--frames-per-class-snr", type=int, metavar="N", help="frames per (class, SNR)")
     p.add_argument("--snrs", metavar="LIST",
                    help="SNRs in dB: 'a,b,c' or 'start:stop:step' (stop included); write --snrs=-20:30:2 "
@@ -82,217 +59,42 @@ def configure_parser(p):
     p.add_argument("--dry-run", action="store_true", help="check the config, print it and the plan, make nothing")
 
 
-def _preset_path(name):
-    from . import paths
+def _lib(func, *args):
+    """Call a dataset_config function, its ValueError/OSError turned into the command line's CliError."""
     try:
-        d = paths.presets_dir()
-    except FileNotFoundError as e:
+        return func(*args)
+    except (ValueError, OSError) as e:
         raise CliError(str(e)) from None
-    p = os.path.join(d, name + ".yml")
-    if not os.path.isfile(p):
-        avail = sorted(f[:-4] for f in os.listdir(d) if f.endswith(".yml")) if os.path.isdir(d) else []
-        raise CliError(f"unknown preset {name!r}; available presets: {', '.join(avail) or 'none'} (in {d})")
-    return p
-
-
-def _read_yaml(path):
-    import yaml
-    try:
-        with open(path) as f:
-            cfg = yaml.safe_load(f)
-    except OSError as e:
-        raise CliError(f"cannot read config {path!r}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise CliError(f"{path}: not valid YAML: {e}") from None
-    if cfg is None:
-        cfg = {}
-    if not isinstance(cfg, dict):
-        raise CliError(f"{path}: a config must be a YAML mapping of keys ({', '.join(CONFIG_KEYS)}), "
-                       f"got {type(cfg).__name__}")
-    return cfg
-
-
-# ------------------------------------------------------------------------------------------------
-# config checking
-# ------------------------------------------------------------------------------------------------
-def _int(where, key, v, minimum):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v:
-        raise CliError(f"{where}: key {key!r}: must be an integer >= {minimum}, got {v!r}")
-    v = int(v)
-    if v < minimum:
-        raise CliError(f"{where}: key {key!r}: must be an integer >= {minimum}, got {v}")
-    return v
-
-
-def parse_snrs(v, where="config"):
-    """SNR list from a list, {start, stop, step}, 'start:stop:step' or 'a,b,c' -> list of ints."""
-    bad = (f"{where}: key 'snrs': {v!r} is not a valid SNR list; give integers in dB as a list, "
-           f"{{start, stop, step}} (stop included) or 'start:stop:step'")
-    if isinstance(v, str):
-        s = v.strip()
-        try:
-            if ":" in s:
-                parts = [float(x) for x in s.split(":")]
-                if len(parts) not in (2, 3):
-                    raise ValueError
-                v = {"start": parts[0], "stop": parts[1], "step": parts[2] if len(parts) == 3 else 1}
-            else:
-                v = [float(x) for x in s.split(",") if x.strip()]
-        except ValueError:
-            raise CliError(bad) from None
-    if isinstance(v, dict):
-        extra = set(v) - {"start", "stop", "step"}
-        if extra or not {"start", "stop"} <= set(v):
-            raise CliError(f"{where}: key 'snrs': a range needs keys start, stop and optionally step "
-                           f"(allowed: start, stop, step), got {sorted(v)}")
-        start, stop, step = v["start"], v["stop"], v.get("step", 1)
-        for k, x in (("start", start), ("stop", stop), ("step", step)):
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or int(x) != x:
-                raise CliError(f"{where}: key 'snrs': {k} must be an integer (dB), got {x!r}")
-        start, stop, step = int(start), int(stop), int(step)
-        if step == 0 or (stop - start) * step < 0:
-            raise CliError(f"{where}: key 'snrs': step {step} does not go from {start} to {stop}")
-        v = list(range(start, stop + (1 if step > 0 else -1), step))
-    if not isinstance(v, (list, tuple)) or not v:
-        raise CliError(bad)
-    out = []
-    for x in v:
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or int(x) != x:
-            raise CliError(f"{where}: key 'snrs': {x!r} is not an integer SNR in dB (the RadioML layouts "
-                           f"store integer SNRs)")
-        if not -100 <= x <= 100:
-            raise CliError(f"{where}: key 'snrs': {x} dB is outside -100..100 dB")
-        if int(x) in out:
-            raise CliError(f"{where}: key 'snrs': {int(x)} dB is listed twice")
-        out.append(int(x))
-    return out
-
-
-def _known_classes():
-    from . import contract
-    return list(contract.CLASSES_2018) + [c for c in contract.CLASSES_2016 if c not in contract.CLASSES_2018]
-
-
-def parse_classes(v, where="config"):
-    from . import contract
-    if isinstance(v, str):
-        if v.strip().lower() in ("rml2018a", "rml2018"):
-            return list(contract.CLASSES_2018)
-        if v.strip().lower() in ("rml2016a", "rml2016"):
-            return list(contract.CLASSES_2016)
-        v = [c.strip() for c in v.split(",") if c.strip()]
-    if not isinstance(v, (list, tuple)) or not v:
-        raise CliError(f"{where}: key 'classes': must be a non-empty list of class names, got {v!r}")
-    known = _known_classes()
-    out = []
-    for c in v:
-        if not isinstance(c, str) or c not in known:
-            raise CliError(f"{where}: key 'classes': unknown class {c!r}; allowed: {', '.join(known)}")
-        if c in out:
-            raise CliError(f"{where}: key 'classes': class {c!r} is listed twice")
-        out.append(c)
-    return out
 
 
 def check_config(cfg, where="config"):
-    """Validate a config dict (from YAML + overrides) -> resolved dict with every key. Raises CliError."""
-    from . import contract, datasets
-    unknown = [k for k in cfg if k not in CONFIG_KEYS]
-    if unknown:
-        raise CliError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(CONFIG_KEYS)}")
-    missing = [k for k in REQUIRED if k not in cfg]
-    if missing:
-        raise CliError(f"{where}: missing key {missing[0]!r} ({CONFIG_KEYS[missing[0]]})")
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
-    out.update(cfg)
-    for k in ("name", "description"):
-        if not isinstance(out[k], str):
-            raise CliError(f"{where}: key {k!r}: must be text, got {out[k]!r}")
-    out["classes"] = parse_classes(out["classes"], where)
-    out["snrs"] = parse_snrs(out["snrs"], where)
-    out["frames_per_class_snr"] = _int(where, "frames_per_class_snr", out["frames_per_class_snr"], 1)
-    out["frame_length"] = _int(where, "frame_length", out["frame_length"], 1)
-    out["seed"] = _int(where, "seed", out["seed"], 0)
-    out["shard_size"] = _int(where, "shard_size", out["shard_size"], 1)
-    out["skip_samples"] = _int(where, "skip_samples", out["skip_samples"], 0)
-    if out["normalization"] not in contract.NORMALIZATIONS:
-        raise CliError(f"{where}: key 'normalization': unknown value {out['normalization']!r}; "
-                       f"allowed: {', '.join(contract.NORMALIZATIONS)}")
-    if out["format"] not in datasets.FORMATS:
-        raise CliError(f"{where}: key 'format': unknown value {out['format']!r}; "
-                       f"allowed: {', '.join(datasets.FORMATS)}")
-    for k in ("source", "channel"):
-        if out[k] is None:
-            out[k] = {}
-        if not isinstance(out[k], dict):
-            raise CliError(f"{where}: key {k!r}: must be a mapping of block arguments, got {out[k]!r}")
-    if "preset" not in out["channel"]:
-        out["channel"] = dict(out["channel"], preset="rml2018")
-    return out
-
-
-def _block_params(func):
-    import inspect
-    sig = inspect.signature(func)
-    return [n for n, p in sig.parameters.items()
-            if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    """dataset_config.check_config for the command line (CliError)."""
+    return _lib(dataset_config.check_config, cfg, where)
 
 
 def check_blocks(cfg, where="config"):
-    """Check the source/channel arguments against the blocks' real signatures (imports gnuradio.amc)."""
-    try:
-        from gnuradio import amc
-        src, chan = amc.modulation_source, amc.radioml_channel
-    except (ImportError, AttributeError) as e:
-        raise CliError(f"the gr-amc blocks cannot be imported ({e}); is gr-amc built and on PYTHONPATH?") from None
-    for key, block, fixed in (("source", src, _SOURCE_FIXED), ("channel", chan, _CHANNEL_FIXED)):
-        allowed = [n for n in _block_params(block) if n not in fixed]
-        for k in cfg[key]:
-            if k not in allowed:
-                raise CliError(f"{where}: key '{key}.{k}': not an argument of amc."
-                               f"{'modulation_source' if key == 'source' else 'radioml_channel'}; "
-                               f"allowed: {', '.join(allowed)}")
-    presets = _CHANNEL_PRESETS_FALLBACK
-    try:
-        import importlib
-        mod = importlib.import_module("gnuradio.amc.radioml_channel")
-        presets = tuple(getattr(mod, "PRESETS", presets))
-    except ImportError:
-        pass
-    if cfg["channel"]["preset"] not in presets:
-        raise CliError(f"{where}: key 'channel.preset': unknown channel preset {cfg['channel']['preset']!r}; "
-                       f"allowed: {', '.join(presets)}")
-    try:
-        import importlib
-        mod = importlib.import_module("gnuradio.amc.modulation_source")
-        supported = getattr(mod, "MODULATIONS", None)
-    except ImportError:
-        supported = None
-    if supported:
-        for c in cfg["classes"]:
-            if c not in supported:
-                raise CliError(f"{where}: key 'classes': class {c!r} is not made by amc.modulation_source; "
-                               f"allowed: {', '.join(supported)}")
+    """dataset_config.check_blocks for the command line (CliError)."""
+    return _lib(dataset_config.check_blocks, cfg, where)
 
 
 def build_config(args):
     """Config from --config/--preset plus command-line overrides -> (resolved config, where)."""
     if args.config:
         where = args.config
-        cfg = _read_yaml(args.config)
+        cfg = _lib(dataset_config.read_yaml, args.config)
     else:
         name = args.preset or "demo"
         where = f"preset {name}"
-        cfg = _read_yaml(_preset_path(name))
+        cfg = _lib(dataset_config.read_yaml, _lib(dataset_config.preset_path, name))
     overrides = {"frames_per_class_snr": args.frames_per_class_snr, "frame_length": args.frame_length,
                  "normalization": args.normalization, "seed": args.seed, "shard_size": args.shard_size}
     for k, v in overrides.items():
         if v is not None:
             cfg[k] = v
     if args.snrs is not None:
-        cfg["snrs"] = parse_snrs(args.snrs, "--snrs")
+        cfg["snrs"] = _lib(dataset_config.parse_snrs, args.snrs, "--snrs")
     if args.classes is not None:
-        cfg["classes"] = parse_classes(args.classes, "--classes")
+        cfg["classes"] = _lib(dataset_config.parse_classes, args.classes, "--classes")
     from . import datasets
     fmt_out = datasets.format_from_path(args.out) if args.out else None
     if args.format is not None:
@@ -310,42 +112,6 @@ def build_config(args):
 # ------------------------------------------------------------------------------------------------
 # shards
 # ------------------------------------------------------------------------------------------------
-def shard_seeds(seed, cls, snr, shard):
-    """(source seed, channel seed, shard seed) for one shard: stable, independent of process and order."""
-    import numpy as np
-    from .datasets import stable_seed_words
-    ss = np.random.SeedSequence(entropy=stable_seed_words(seed, cls, snr, shard))
-    st = ss.generate_state(3, dtype=np.uint32)
-    return tuple(int(x) & 0x7FFFFFFF for x in st)
-
-
-def plan_shards(cfg, parts_dir):
-    """Every shard of the dataset, in merge order."""
-    jobs = []
-    n, size = cfg["frames_per_class_snr"], cfg["shard_size"]
-    config_json = dataset_config_json(cfg)
-    skip_frames = -(-cfg["skip_samples"] // cfg["frame_length"])
-    for ci, cls in enumerate(cfg["classes"]):
-        for snr in cfg["snrs"]:
-            for k in range(-(-n // size)):
-                src_seed, ch_seed, shard_seed = shard_seeds(cfg["seed"], cls, snr, k)
-                name = f"c{ci:02d}_{cls}_snr{snr:+04d}_s{k:05d}.h5"
-                jobs.append({
-                    "index": len(jobs), "path": os.path.join(parts_dir, name), "cls": cls, "snr": snr, "shard": k,
-                    "n": min(size, n - k * size), "frame_length": cfg["frame_length"],
-                    "normalization": cfg["normalization"], "source": dict(cfg["source"]),
-                    "channel": dict(cfg["channel"]), "classes": list(cfg["classes"]), "config": config_json,
-                    "source_seed": src_seed, "channel_seed": ch_seed, "shard_seed": shard_seed,
-                    "skip_frames": skip_frames,
-                })
-    return jobs
-
-
-def dataset_config_json(cfg):
-    """The config stored in the dataset (everything that defines its contents; no paths, no worker count)."""
-    return json.dumps(cfg, sort_keys=True, separators=(",", ":"))
-
-
 def _worker_init(parent_pid):
     """Worker processes: leave Ctrl-C to the parent, and exit if the parent dies (kill -9)."""
     import signal
@@ -366,7 +132,7 @@ def run_shard(job):
     t0 = time.time()
     L = job["frame_length"]
     tb = gr.top_block("gr-amc generate shard")
-    src = amc.modulation_source(job["cls"], seed=job["source_seed"], tag_interval=L, **job["source"])
+    src = amc.modulation_source(job["cls"], seed=job["source_seed"], tag_interval=L, **job["source"])   # drawn
     chan = amc.radioml_channel(snr_db=float(job["snr"]), seed=job["channel_seed"], tag_interval=L, **job["channel"])
     framer = amc.framer(L, L)
     norm = amc.normalizer(L, job["normalization"])
