@@ -527,3 +527,39 @@ def test_probs_export_of_every_zoo_model():
         np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=name)
         np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
         assert "Softmax" in {n.op_type for n in onnx.load_from_string(blob).graph.node}, name
+
+
+def test_train_on_the_fly(tmp_path):
+    """--generate: fresh frames every epoch from the batch generator (never the same shard twice), fixed
+    validation/test sets from their own seeds, the contract from the config; loss falls on an easy task."""
+    from conftest import run_cli
+    from gnuradio.amc import dataset_config, training_stream
+    cfg = tmp_path / "easy.yml"
+    cfg.write_text("name: easy\nclasses: [BPSK, QPSK, GMSK]\nsnrs: [20]\nframes_per_class_snr: 8\n"
+                   "frame_length: 128\nchannel: {preset: awgn}\nsource: {samples_per_symbol: {min: 4, max: 8}}\n")
+    out = tmp_path / "m.onnx"
+    p = run_cli("train", "--generate", cfg, "-m", "cnn1", "-o", out, "--epochs", 3, "--frames-per-epoch", 384,
+                "--val-frames", 96, "--stream-shard-size", 8, "--batch-size", 32, "--lr", "3e-3",
+                "--report", tmp_path / "r.json", "--threads", 1, check=True, timeout=600)
+    assert "fresh frames per epoch" in p.stdout
+    rep = json.loads((tmp_path / "r.json").read_text())
+    h = rep["history"]
+    assert len(h) == 3 and h[-1]["train_loss"] < h[0]["train_loss"]
+    assert all(0 <= e["generation_cpu_seconds"] <= e["cpu_seconds"] for e in h)
+    assert rep["training"]["data"] == f"generated: {cfg}" and rep["training"]["frames_per_epoch"] == 384
+    meta = {m.key: m.value for m in onnx.load(str(out)).metadata_props}
+    assert json.loads(meta[contract.META_CLASSES]) == ["BPSK", "QPSK", "GMSK"]
+    assert meta[contract.META_FRAME_LENGTH] == "128" and meta[contract.META_DATASET] == "easy"
+    # the epochs' shards are disjoint, and none is a validation or test shard
+    c, _ = dataset_config.load_config(str(cfg))
+    e1, e2 = (list(training_stream.shard_range(e, 384, 8)) for e in (1, 2))
+    assert e1[-1] + 1 == e2[0] and len(e1) == 48
+    seeds = lambda seed, idx: {dataset_config.stream_job(c, seed, i)["source_seed"] for i in idx}
+    train_seeds = seeds(0, e1 + e2)
+    assert not train_seeds & seeds(training_stream.VALIDATION_OFFSET, range(24))
+    assert not train_seeds & seeds(training_stream.TEST_OFFSET, range(24))
+    # errors
+    p = run_cli("train", "--generate", "nosuch", "-m", "cnn1", "-o", out)
+    assert p.returncode == 2 and "--generate: unknown preset 'nosuch'" in p.stderr
+    p = run_cli("train", "-m", "cnn1", "-o", out)
+    assert p.returncode == 2 and "give dataset file(s) or --generate" in p.stderr

@@ -26,11 +26,23 @@ DEFAULTS = dict(epochs=30, batch_size=128, lr=1e-3, patience=6, seed=0)
 
 
 def configure_parser(p):
-    p.add_argument("data", nargs="+",
+    p.add_argument("data", nargs="*",
                    help="dataset file(s) (HDF5 in the RadioML 2018.01A layout, RadioML 2016 pickle or SigMF, "
                         "anything datasets.load_dataset reads); several files (e.g. made with different seeds) "
                         "are trained on as one data set and must have the same classes, in the same order, and "
-                        "the same frame length")
+                        "the same frame length; none with --generate")
+    p.add_argument("--generate", metavar="PRESET|CONFIG.yml", default=None,
+                   help="train on the fly: fresh frames from the batch generator for a dataset preset (e.g. wild, "
+                        "wild2016) or config file, never the same frame twice, no dataset file")
+    p.add_argument("--frames-per-epoch", type=int, default=65536, metavar="N",
+                   help="with --generate: training frames drawn per epoch")
+    p.add_argument("--val-frames", type=int, default=4096, metavar="N",
+                   help="with --generate: frames of the fixed validation set (and of the test set)")
+    p.add_argument("--stream-shard-size", type=int, default=16, metavar="N",
+                   help="with --generate: frames per generated shard (one class, SNR, symbol rate and timing "
+                        "phase each; 64 shards are mixed at a time)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="with --generate: DataLoader worker processes that generate (0: in the training process)")
     p.add_argument("-m", "--model", required=True, choices=MODEL_NAMES,
                    help="architecture: " + "; ".join(f"{k}: {v[2]}" for k, v in MODEL_INFO.items()))
     p.add_argument("-o", "--output", required=True, help="ONNX file to write")
@@ -427,6 +439,32 @@ def _load_widening(args, model, hidden, num_classes, frame_length, load):
     return out
 
 
+def _generated_data(args, representation, layout):
+    """--generate: the dataset config, and fixed validation, test and calibration sets from their own seeds
+    (training_stream)."""
+    from . import dataset_config, training_stream
+    if args.data:
+        raise CliError("give dataset files or --generate, not both")
+    for name in ("frames_per_epoch", "val_frames", "stream_shard_size"):
+        if getattr(args, name) < 1:
+            raise CliError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.workers < 0:
+        raise CliError(f"--workers must be >= 0, got {args.workers}")
+    try:
+        cfg, _ = dataset_config.load_config(args.generate, normalization=args.normalization)
+    except (ValueError, OSError) as e:
+        raise CliError(f"--generate: {e}") from None
+
+    def fixed(offset, n):   # shards of 4 frames: the fixed sets cover every class and SNR many times
+        return training_stream.fixed_set(cfg, n, args.seed + offset, min(args.stream_shard_size, 4), representation, layout)
+    x_va, y_va, _ = fixed(training_stream.VALIDATION_OFFSET, args.val_frames)
+    test = fixed(training_stream.TEST_OFFSET, args.val_frames)
+    calib, _, _ = fixed(training_stream.TEST_OFFSET * 2, min(1024, args.val_frames))
+    return dict(cfg=cfg, classes=list(cfg["classes"]), frame_length=cfg["frame_length"],
+                normalization=cfg["normalization"], val=(x_va, y_va), test=test, calib=calib,
+                data=dict(names=[cfg["name"]], files=[]))
+
+
 def _log(args, msg):
     if not getattr(args, "quiet", False):
         print(msg, flush=True)
@@ -459,23 +497,36 @@ def run(args):
     if args.init_weights and not init_onnx and not os.path.isfile(args.init_weights):
         raise CliError(f"--init-weights: checkpoint {args.init_weights!r} does not exist")
 
-    data = load_training_data(args.data, args.normalization)
-    classes = data["classes"]
-    frame_length = data["frames"].shape[1]
-    normalization = data["normalization"]
-    data_label = " + ".join(data["files"])
     representation, layout = models.model_spec(args.model)
-
-    idx = select_frames(data, args.min_snr, args.max_snr, args.max_frames, args.seed)
-    if len(idx) < 10:
-        raise CliError(f"dataset {data_label!r}: only {len(idx)} frames left after the SNR window/subsample")
-    tr, va, te = (idx[s] for s in split_indices(len(idx), args.seed))
-    x_tr, x_va, x_te = (contract.to_model_input(data["frames"][s], representation, layout) for s in (tr, va, te))
-    y = data["labels"]
-    y_tr, y_va, y_te = y[tr], y[va], y[te]
-    _log(args, f"gr-amc train: {args.model} ({representation}, {layout}) on {data_label}: {len(idx)} frames of "
-               f"{frame_length} samples, {len(classes)} classes, normalization {normalization}; "
-               f"split train/val/test {len(tr)}/{len(va)}/{len(te)}")
+    if args.generate:
+        gen = _generated_data(args, representation, layout)
+        data, classes, frame_length, normalization = gen["data"], gen["classes"], gen["frame_length"], \
+            gen["normalization"]
+        data_label = f"frames generated on the fly ({args.generate})"
+        x_tr, (x_va, y_va), (x_te, y_te, snr_te) = gen["calib"], gen["val"], gen["test"]
+        y_tr, n_frames = None, args.frames_per_epoch
+        _log(args, f"gr-amc train: {args.model} ({representation}, {layout}) on {data_label}: "
+                   f"{args.frames_per_epoch} fresh frames per epoch of {frame_length} samples, {len(classes)} classes, "
+                   f"normalization {normalization}; fixed validation/test sets of {len(y_va)}/{len(y_te)} frames")
+    else:
+        if not args.data:
+            raise CliError("give dataset file(s) or --generate PRESET|CONFIG")
+        data = load_training_data(args.data, args.normalization)
+        classes = data["classes"]
+        frame_length = data["frames"].shape[1]
+        normalization = data["normalization"]
+        data_label = " + ".join(data["files"])
+        idx = select_frames(data, args.min_snr, args.max_snr, args.max_frames, args.seed)
+        if len(idx) < 10:
+            raise CliError(f"dataset {data_label!r}: only {len(idx)} frames left after the SNR window/subsample")
+        tr, va, te = (idx[s] for s in split_indices(len(idx), args.seed))
+        x_tr, x_va, x_te = (contract.to_model_input(data["frames"][s], representation, layout) for s in (tr, va, te))
+        y = data["labels"]
+        y_tr, y_va, y_te = y[tr], y[va], y[te]
+        snr_te, n_frames = data["snrs"][te], len(idx)
+        _log(args, f"gr-amc train: {args.model} ({representation}, {layout}) on {data_label}: {len(idx)} frames of "
+                   f"{frame_length} samples, {len(classes)} classes, normalization {normalization}; "
+                   f"split train/val/test {len(tr)}/{len(va)}/{len(te)}")
 
     torch.manual_seed(args.seed)
     kwargs = {"hidden": args.hidden} if args.hidden is not None else {}
@@ -489,7 +540,7 @@ def run(args):
                                                        x_tr)
     elif args.init_weights and not args.resume:
         try:
-            ck = torch.load(args.init_weights, map_location=device, weights_only=False)
+            ck = torch.load(args.init_weights, map_location=device, weights_only=True)
             weights = ck["state"]["best_state"] or ck["weights"]
         except Exception as e:  # noqa: BLE001  (torch.load raises many types)
             raise CliError(f"--init-weights: {args.init_weights!r} is not a gr-amc training checkpoint ({e})")
@@ -504,7 +555,12 @@ def run(args):
             raise CliError(f"--init-weights: cannot load {args.init_weights!r}: {e}")
         _log(args, f"initialized from the best weights of {args.init_weights} (epoch {ck['state']['best_epoch']})")
     if args.resume:
-        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        try:   # weights_only: a checkpoint is tensors and plain containers; anything else is refused, never run
+            ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        except Exception as e:  # noqa: BLE001  (torch.load raises many types)
+            raise CliError(f"--resume: {ckpt_path!r} is not a gr-amc training checkpoint ({e})")
+        if not isinstance(ck, dict):
+            raise CliError(f"--resume: {ckpt_path!r} is not a gr-amc training checkpoint")
         if ck.get("model") != args.model or ck.get("classes") != classes or ck.get("seed") != args.seed \
                 or ck.get("frame_length") != frame_length:
             raise CliError(f"--resume: checkpoint {ckpt_path!r} is for model {ck.get('model')!r}, seed "
@@ -531,9 +587,20 @@ def run(args):
         model.train()
         rng = np.random.default_rng(args.seed * 1000 + epoch)
         tot_loss = tot_ok = tot_n = 0
-        for b in _batches(len(x_tr), args.batch_size, rng):
-            xb = torch.from_numpy(x_tr[b]).to(device)
-            yb = torch.from_numpy(y_tr[b]).to(device)
+        cpu0 = time.process_time()
+        if args.generate:
+            from . import training_stream
+            loader = training_stream.Timer(training_stream.make_loader(
+                gen["cfg"], args.seed, epoch, args.frames_per_epoch, args.stream_shard_size, args.batch_size,
+                representation, layout, args.workers))
+            epoch_batches = loader
+        else:
+            loader = None
+            epoch_batches = ((torch.from_numpy(x_tr[b]), torch.from_numpy(y_tr[b]))
+                             for b in _batches(len(x_tr), args.batch_size, rng))
+        for xb, yb in epoch_batches:
+            xb, yb = xb.to(device), yb.to(device)
+            b = yb
             opt.zero_grad(set_to_none=True)
             logits = model(xb)
             loss = torch.nn.functional.cross_entropy(logits, yb)
@@ -559,9 +626,12 @@ def run(args):
         state["history"].append(dict(epoch=epoch, train_loss=round(tot_loss / tot_n, 5),
                                      train_acc=round(tot_ok / tot_n, 5), val_loss=round(val_loss, 5),
                                      val_acc=round(val_acc, 5), lr=opt.param_groups[0]["lr"],
-                                     seconds=round(dt, 1)))
+                                     seconds=round(dt, 1), cpu_seconds=round(time.process_time() - cpu0, 1)))
+        if loader is not None:
+            state["history"][-1]["generation_cpu_seconds"] = round(loader.seconds, 1)
         _log(args, f"epoch {epoch:3d}/{args.epochs}  train loss {tot_loss / tot_n:.4f} acc {tot_ok / tot_n:.4f}  "
                    f"val loss {val_loss:.4f} acc {val_acc:.4f}  lr {opt.param_groups[0]['lr']:.2g}  {dt:.1f} s"
+                   f"{f' (generation {loader.seconds:.1f} CPU-s)' if loader is not None and not args.workers else ''}"
                    f"{'  *' if improved else ''}")
         _atomic_save_torch(dict(model=args.model, classes=classes, seed=args.seed, frame_length=frame_length,
                                 weights=model.state_dict(), optimizer=opt.state_dict(),
@@ -578,19 +648,20 @@ def run(args):
     _log(args, f"stopped: {stop_reason}; best epoch {state['best_epoch']} (val loss {state['best_loss']:.4f})")
 
     test_loss, test_acc, test_logits = _evaluate(model, x_te, y_te, device)
-    snr_te = data["snrs"][te]
     per_snr = {float(s): float(np.mean(test_logits.argmax(1)[snr_te == s] == y_te[snr_te == s]))
                for s in np.unique(snr_te)}
-    _log(args, f"test split: accuracy {test_acc:.4f} over {len(te)} frames; per SNR: " +
+    _log(args, f"test split: accuracy {test_acc:.4f} over {len(y_te)} frames; per SNR: " +
          ", ".join(f"{s:g}:{a:.2f}" for s, a in per_snr.items()))
 
     training = dict(command=" ".join(["gr-amc", "train"] + sys.argv[2:]) if sys.argv[1:2] == ["train"]
-                    else " ".join(sys.argv), data=" + ".join(os.path.basename(f) for f in data["files"]),
+                    else " ".join(sys.argv), data=(f"generated: {args.generate}" if args.generate else
+                                                   " + ".join(os.path.basename(f) for f in data["files"])),
                     epochs_run=state["epoch"],
                     best_epoch=state["best_epoch"], stop=stop_reason, batch_size=args.batch_size, lr=args.lr,
                     schedule=args.schedule, clip_grad=args.clip_grad or None, init_weights=args.init_weights,
                     init_weights_sha256=state.get("init_weights_sha256"),
-                    optimizer="Adam", split="6:2:2", frames=int(len(idx)), min_snr=args.min_snr,
+                    optimizer="Adam", split="on the fly" if args.generate else "6:2:2", frames=int(n_frames),
+                    frames_per_epoch=args.frames_per_epoch if args.generate else None, min_snr=args.min_snr,
                     max_snr=args.max_snr, val_loss=round(state["best_loss"], 5), test_acc=round(test_acc, 5),
                     train_seconds=round(state["train_seconds"], 1), parameters=n_params,
                     torch=torch.__version__)
