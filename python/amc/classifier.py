@@ -37,6 +37,7 @@ from gnuradio import gr
 
 from . import contract as C
 from .amc_python import MAX_FRAME_LEN, MAX_HOP, frame_signal, input_state, normalization_modes, normalize_frames
+from .optional import require
 from .paths import resolve_model
 
 #: Constructor parameter that can supply each metadata key when the model lacks it.
@@ -129,7 +130,7 @@ class ModelRunner:
             raise ValueError(f"model must be a path to an .onnx file or a shipped model name, got {model!r}")
         self.path = resolve_model(model)  # FileNotFoundError naming the model and the shipped ones
 
-        import onnxruntime as ort
+        ort = require("onnxruntime", "the amc classifier (ONNX Runtime inference)")
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
@@ -355,6 +356,7 @@ class _classifier_base(gr.basic_block):
         self.message_port_register_out(self._label_port)
         self._k_label_pair = pmt.intern("label")
         self._pub_dict = self._pub_label = True  # refined in start() from the subscribers
+        self._start_error = None
         # bound C++ methods, looked up once (the Python gateway forwards each lookup otherwise)
         self._add_tag = self.gateway.add_item_tag
         self._pub = self.gateway.message_port_pub
@@ -452,9 +454,16 @@ class _classifier_base(gr.basic_block):
 
     # -- scheduler interface -------------------------------------------------------------------
     def start(self):
-        # Build the per-frame messages only for ports that something listens to.
-        self._pub_dict = pmt.length(self.message_subscribers(self._port)) > 0
-        self._pub_label = pmt.length(self.message_subscribers(self._label_port)) > 0
+        # An exception out of start() would leave every other block of the flowgraph waiting forever
+        # at the scheduler's start barrier (GNU Radio 3.10): log it and end the stream in general_work.
+        self._start_error = None
+        try:
+            # Build the per-frame messages only for ports that something listens to.
+            self._pub_dict = pmt.length(self.message_subscribers(self._port)) > 0
+            self._pub_label = pmt.length(self.message_subscribers(self._label_port)) > 0
+        except Exception as e:
+            self._start_error = f"{type(e).__name__}: {e}"
+            self.logger.error(f"start failed ({self._start_error}): the flowgraph is stopped")
         return True
 
     def forecast(self, noutput_items, ninputs):
@@ -471,6 +480,8 @@ class _classifier_base(gr.basic_block):
         return input_state(self.detail().input(0))
 
     def general_work(self, input_items, output_items):
+        if self._start_error is not None:
+            return -1  # WORK_DONE: start() failed (logged there)
         inp = input_items[0][self._hist:]  # the history items (already passed on) are not used
         n_in = len(inp)
         nread = self._consumed

@@ -7,6 +7,8 @@ import argparse
 import importlib
 import sys
 
+from . import optional
+from .optional import MissingPackageError
 from .paths import __version__
 
 # subcommand -> (module, one-line help)
@@ -68,6 +70,15 @@ def main(argv=None):
         return int(args._module.run(args) or 0)
     except CliError as e:
         print(f"gr-amc {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except MissingPackageError as e:   # a package the subcommand needs: which one and how to install it
+        print(f"gr-amc {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        if e.name not in optional.PACKAGES:
+            raise
+        print(f"gr-amc {args.command}: error: this needs the Python package {e.name!r}, which {sys.executable} "
+              f"cannot import. {optional.how_to_install(e.name)}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"gr-amc {args.command}: interrupted", file=sys.stderr)

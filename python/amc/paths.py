@@ -1,7 +1,8 @@
 """Where gr-amc finds its data (shipped models, dataset presets).
 
 Search order: the GR_AMC_DATA_DIR environment variable; when running from the build tree
-(build/test_modules) the source tree's gr-amc/ folder; otherwise the installed share/gr-amc.
+(build/test_modules) the source tree's gr-amc/ folder; otherwise the installed share/gr-amc (an
+installed module knows no source tree).
 """
 import os
 
@@ -14,7 +15,7 @@ def data_dir():
     env = os.environ.get("GR_AMC_DATA_DIR")
     if env:
         return env
-    candidates = [_config.INSTALLED_DATA_DIR, _config.SOURCE_DATA_DIR]
+    candidates = [c for c in (_config.INSTALLED_DATA_DIR, _config.SOURCE_DATA_DIR) if c]
     if "test_modules" in os.path.abspath(__file__):
         candidates.reverse()
     for c in candidates:
