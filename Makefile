@@ -2,7 +2,8 @@
 #   make demo   the main job on the shipped default model (sets everything up first)
 #   make test   the whole test suite: C++ QA, Python QA and pytest tests/ (sets everything up first)
 # Both are safe to run twice: each step below only redoes work when its inputs changed.
-# Other targets: make setup (apt + venv + build), make build, make install (to /usr/local), make bench.
+# Other targets: make setup (apt + venv + build), make build, make install (to /usr/local), make uninstall,
+# make bench.
 
 SHELL        := /bin/bash
 .SHELLFLAGS  := -eu -o pipefail -c
@@ -18,9 +19,9 @@ RUNPY        := PYTHONPATH=$(BUILD)/test_modules GR_AMC_DATA_DIR=$(ROOT)/gr-amc 
 
 APT_PACKAGES := gnuradio gnuradio-dev cmake g++ make pkg-config libboost-test-dev pybind11-dev \
                 python3-pybind11 python3-venv python3-yaml python3-scipy python3-matplotlib \
-                python3-pytest libvolk2-dev xvfb xauth gir1.2-gtk-3.0 python3-gi-cairo
+                python3-pytest libvolk2-dev xvfb xauth gir1.2-gtk-3.0 python3-gi-cairo python3-pyqt5
 
-.PHONY: all setup apt venv build install demo test bench clean
+.PHONY: all setup apt venv build install uninstall demo test bench clean
 all: build
 
 setup: build
@@ -67,8 +68,17 @@ build: $(BUILD)/CMakeCache.txt
 	  || { grep -v -E '^\[ *[0-9]+%\]' $(BUILD)/build.log | tail -60; echo "error: build failed (log: build/build.log)" >&2; exit 1; }
 
 # --- install to $(PREFIX) (default /usr/local); GRC finds the blocks there -------------------------
+# Also puts the Python packages Debian's python3 lacks (onnxruntime, onnx, h5py, sigmf and their
+# dependencies; never numpy or torch) into $(PREFIX)/lib/gr-amc/python-deps, which the installed
+# module adds to sys.path: GRC and the installed `gr-amc` then work on /usr/bin/python3.
 install: build
 	cmake --install $(BUILD)
+	ldconfig
+
+# --- remove what `make install` installed (files of the install manifest and python-deps/) ----------
+uninstall:
+	@[ -f $(BUILD)/install_manifest.txt ] || { echo "error: nothing installed from this build ($(BUILD)/install_manifest.txt missing)" >&2; exit 1; }
+	cmake --build $(BUILD) --target uninstall
 	ldconfig
 
 # --- the two commands --------------------------------------------------------------------------------

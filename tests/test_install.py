@@ -142,3 +142,18 @@ def test_cli_reports_a_missing_package_without_a_traceback(monkeypatch, capsys):
     monkeypatch.setattr(generate, "run", run)
     with pytest.raises(ModuleNotFoundError):
         cli.main(["generate", "--preset", "demo"])
+
+
+def test_screenshot_check_tells_a_blank_screen_from_a_window():
+    """tests/x11_screenshot.py (used on the GUI flowgraphs and GRC by check_install.sh)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("x11_screenshot", os.path.join(ROOT, "tests", "x11_screenshot.py"))
+    shot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shot)
+    blank = np.zeros((100, 120), np.uint32)
+    assert shot.measures(blank) == (1, 0.0)
+    window = blank.copy()
+    window[10:60, 20:100] = 0xEFEFEF                               # a window
+    window[20:50, 30:90] = np.arange(1, 61, dtype=np.uint32) * 0x010203  # with content
+    colors, fraction = shot.measures(window)
+    assert colors > 16 and abs(fraction - 50 * 80 / 12000) < 1e-9
