@@ -157,3 +157,26 @@ def test_screenshot_check_tells_a_blank_screen_from_a_window():
     window[20:50, 30:90] = np.arange(1, 61, dtype=np.uint32) * 0x010203  # with content
     colors, fraction = shot.measures(window)
     assert colors > 16 and abs(fraction - 50 * 80 / 12000) < 1e-9
+
+
+def test_flowgraph_ends_when_the_classifiers_start_fails():
+    """An exception out of a Python block's start() leaves GNU Radio 3.10's other block threads at the
+    start barrier forever (and SIGTERM's stop()/wait() with them): the classifier logs it and ends."""
+    import threading
+    from gnuradio import amc, blocks, gr
+
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.ones(8192, np.complex64))
+    c = amc.classifier("amc-default")
+
+    def broken(port):
+        raise RuntimeError("no subscribers today")
+
+    c.message_subscribers = broken
+    snk = blocks.vector_sink_c()
+    tb.connect(src, c, snk)
+    t = threading.Thread(target=tb.run, daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "the flowgraph hangs after the classifier's start() failed"
+    assert c.classified() == 0 and len(snk.data()) == 0
