@@ -201,3 +201,23 @@ def test_evaluate_refuses_frame_length_and_class_mismatch(dataset, capsys):
     assert "['8PSK']" in capsys.readouterr().err
     assert amc_cli.main(["evaluate", dataset["path"], "-m", str(d / "nope.onnx"), "-o", str(d / "r4")]) == 2
     assert "nope.onnx" in capsys.readouterr().err
+
+
+def test_sweeps_report_per_class_accuracy(tmp_path):
+    """--sweep timing sps: a table per sweep with one row per digital class and one column per value; the
+    frames come from the batch generator (AWGN), so a model of random weights gives values in [0, 1]."""
+    import json as _json
+    from conftest import run_cli
+    out = tmp_path / "sw"
+    p = run_cli("evaluate", "-m", "amc-gru", "--sweep", "timing", "sps", "--sweep-frames", 4, "-o", out,
+                check=True, timeout=600)
+    res = _json.loads((out / "sweeps.json").read_text())
+    assert [r["kind"] for r in res] == ["timing", "sps"]
+    t = res[0]
+    assert t["values"] == [k / 8 for k in range(8)]
+    assert "WBFM" not in t["classes"] and "AM-DSB" not in t["classes"] and "QAM64" in t["classes"]
+    assert all(len(a) == 8 and all(0 <= x <= 1 for x in a) for a in t["accuracy"].values())
+    md = (out / "sweeps.md").read_text()
+    assert "| class | 0/8 | 1/8 |" in md and "| **mean** |" in md and (out / "amc-gru_sweep_sps.png").is_file()
+    p = run_cli("evaluate", "-m", "amc-gru")
+    assert p.returncode == 2 and "give a test dataset file, or --sweep KIND" in p.stderr

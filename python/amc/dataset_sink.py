@@ -136,7 +136,7 @@ class dataset_sink(gr.sync_block):
             self._writer = datasets.open_writer(self.path, self.fmt, self.frame_len, classes=self.classes,
                                                 config=self.config, seed=self.seed,
                                                 sample_rate=self.sample_rate)
-        except (OSError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001  a start() that raises leaves GNU Radio's other threads waiting
             self._error = f"cannot create {self.path!r}: {e}"
             self.logger.error(self._error)
             self._writer = None

@@ -15,6 +15,7 @@ may differ from the file's.
 """
 import json
 import os
+import sys
 import time
 
 from .cli import CliError
@@ -22,7 +23,13 @@ from . import contract
 
 
 def configure_parser(p):
-    p.add_argument("data", help="test dataset file (any format datasets.load_dataset reads)")
+    p.add_argument("data", nargs="?", default=None,
+                   help="test dataset file (any format datasets.load_dataset reads); none with --sweep")
+    p.add_argument("--sweep", nargs="+", default=None, choices=("timing", "sps", "cfo", "snr"), metavar="KIND",
+                   help="robustness sweeps instead of a dataset: accuracy per class over timing offsets, samples "
+                        "per symbol, carrier offsets or SNRs (frames made by the batch generator, AWGN)")
+    p.add_argument("--sweep-snr", type=float, default=20.0, help="SNR (dB) of the timing/sps/cfo sweeps")
+    p.add_argument("--sweep-frames", type=int, default=64, help="frames per class and swept value")
     p.add_argument("-m", "--models", nargs="+", required=True,
                    help="ONNX model files or names of shipped models (e.g. amc-default)")
     p.add_argument("--names", nargs="+", default=None, help="names shown for the models (default: file names)")
@@ -389,6 +396,10 @@ def run(args):
             model_paths.append(paths.resolve_model(m))
         except FileNotFoundError as e:
             raise CliError(str(e))
+    if args.sweep:
+        return _run_sweeps(args, model_paths)
+    if not args.data:
+        raise CliError("give a test dataset file, or --sweep KIND")
     data = load_data(args.data)
     if args.max_frames and len(data["labels"]) > args.max_frames:
         sel = np.sort(np.random.default_rng(0).choice(len(data["labels"]), args.max_frames, replace=False))
@@ -424,3 +435,33 @@ def run(args):
           f"{sum(len(r['confusion_png']) for r in results)} confusion matrices")
     return 0
 
+
+
+def _run_sweeps(args, model_paths):
+    """--sweep: one markdown table, JSON and plot per model and sweep in --out-dir (sweeps.md, sweeps.json)."""
+    from . import robustness
+    from .train import atomic_write_bytes
+    if args.data:
+        raise CliError("--sweep makes its own frames; give no dataset file")
+    if args.sweep_frames < 1:
+        raise CliError(f"--sweep-frames must be >= 1, got {args.sweep_frames}")
+    os.makedirs(args.out_dir, exist_ok=True)
+    names = args.names or [os.path.splitext(os.path.basename(p))[0] for p in model_paths]
+    md, js = [f"# {args.title or 'Robustness sweeps'}\n"], []
+    for path, name in zip(model_paths, names):
+        for kind in args.sweep:
+            try:
+                r = robustness.sweep(path, kind, snr=args.sweep_snr, frames_per_class=args.sweep_frames,
+                                     threads=args.threads)
+            except ValueError as e:
+                raise CliError(str(e)) from None
+            md.append(robustness.markdown(r, name))
+            png = os.path.join(args.out_dir, f"{name}_sweep_{kind}.png")
+            robustness.plot(r, name, png)
+            md.append(f"![{name} {kind} sweep]({os.path.basename(png)})\n")
+            js.append(dict(r, model=name))
+            print(robustness.markdown(r, name))
+    atomic_write_bytes("\n".join(md).encode(), os.path.join(args.out_dir, "sweeps.md"))
+    atomic_write_bytes(json.dumps(js, indent=1).encode(), os.path.join(args.out_dir, "sweeps.json"))
+    print(f"gr-amc evaluate: wrote {os.path.join(args.out_dir, 'sweeps.md')}", file=sys.stderr)
+    return 0
