@@ -98,7 +98,7 @@ def shard_frames(job):
     return x, labels, snrs, params
 
 
-def _concat(parts, classes):
+def _concat(parts):
     if not parts:
         return (np.zeros((0, 0), np.complex64), np.zeros(0, np.int64), np.zeros(0), [])
     x = np.concatenate([p[0] for p in parts])
@@ -113,7 +113,7 @@ def dataset_frames(config, **overrides):
     file or a dict; keys overridden by ``overrides``), in the file's order -> (x, labels, snrs, params per
     frame).  For the same config and seed the frames equal the file's."""
     cfg, _ = dataset_config.load_config(config, **overrides)
-    return _concat([shard_frames(j) for j in dataset_config.plan_shards(cfg)], cfg["classes"])
+    return _concat([shard_frames(j) for j in dataset_config.plan_shards(cfg)])
 
 
 def frames(config, n, seed, shard_size=None, start=0, **overrides):
@@ -129,4 +129,4 @@ def frames(config, n, seed, shard_size=None, start=0, **overrides):
         parts.append(shard_frames(job))
         got += job["n"]
         i += 1
-    return _concat(parts, cfg["classes"])
+    return _concat(parts)

@@ -51,14 +51,12 @@ REQUIRED = ("classes", "snrs", "frames_per_class_snr", "frame_length")
 #: Largest dataset seed (SeedSequence and HDF5 attributes take it as a signed 64-bit integer).
 MAX_SEED = 2 ** 63 - 1
 
-#: Source arguments the generator sets itself, and the ones a config may give.
-SOURCE_FIXED = ("modulation", "seed", "tag_interval")
+#: Source arguments a config may give (the generator sets modulation, seed and tag_interval).
 SOURCE_KEYS = ("samples_per_symbol", "rolloff", "pulse", "bt", "timing_offset", "audio_file", "speech_pauses")
 #: Source arguments that may be drawn per shard, in the order (and with the stream index) they are drawn.
 DRAWN_KEYS = ("samples_per_symbol", "rolloff", "bt", "pulse", "timing_offset")
 SOURCE_DEFAULTS = {"samples_per_symbol": 8.0, "rolloff": 0.35, "bt": 0.5, "pulse": "rrc"}
-#: Channel arguments the generator sets itself, and the ones a config may give.
-CHANNEL_FIXED = ("snr_db", "seed", "tag_interval")
+#: Channel arguments a config may give (the generator sets snr_db, seed and tag_interval).
 CHANNEL_KEYS = ("preset",) + tuple(CHANNEL_PRESETS["rml2016"])
 
 

@@ -72,8 +72,7 @@ def sweep(path, kind, snr=20, frames_per_class=64, values=None, classes=None, th
 
 
 def _label(kind, v):
-    return {"timing": lambda: f"{v * 8:g}/8", "sps": lambda: f"{v:g}", "cfo": lambda: f"{v:g}",
-            "snr": lambda: f"{v:g} dB"}[kind]()
+    return f"{v * 8:g}/8" if kind == "timing" else f"{v:g} dB" if kind == "snr" else f"{v:g}"
 
 
 def markdown(result, name):

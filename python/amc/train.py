@@ -600,7 +600,6 @@ def run(args):
                              for b in _batches(len(x_tr), args.batch_size, rng))
         for xb, yb in epoch_batches:
             xb, yb = xb.to(device), yb.to(device)
-            b = yb
             opt.zero_grad(set_to_none=True)
             logits = model(xb)
             loss = torch.nn.functional.cross_entropy(logits, yb)
@@ -608,9 +607,9 @@ def run(args):
             if args.clip_grad:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
             opt.step()
-            tot_loss += float(loss.item()) * len(b)
+            tot_loss += float(loss.item()) * len(yb)
             tot_ok += int((logits.argmax(1) == yb).sum().item())
-            tot_n += len(b)
+            tot_n += len(yb)
         val_loss, val_acc, _ = _evaluate(model, x_va, y_va, device)
         if args.schedule == "plateau":
             sched.step(val_loss)

@@ -47,7 +47,7 @@ def make_loader(cfg, seed, epoch, frames_per_epoch, shard_size, batch_size, repr
         def __iter__(self):
             info = torch.utils.data.get_worker_info()
             wid, nw = (info.id, info.num_workers) if info else (0, 1)
-            mine = list(shards)[wid::nw]
+            mine = shards[wid::nw]
             rng = np.random.default_rng([int(seed), epoch, wid])
             for s in range(0, len(mine), mix_shards):
                 parts = [batch.shard_frames(dataset_config.stream_job(cfg, seed, i, shard_size))
