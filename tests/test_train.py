@@ -563,3 +563,54 @@ def test_train_on_the_fly(tmp_path):
     assert p.returncode == 2 and "--generate: unknown preset 'nosuch'" in p.stderr
     p = run_cli("train", "-m", "cnn1", "-o", out)
     assert p.returncode == 2 and "give dataset file(s) or --generate" in p.stderr
+
+
+def test_wsd_learning_rates():
+    """wsd: the constant rate up to epochs - decay, then a half cosine that never reaches 0."""
+    assert [train.wsd_lr(1e-3, e, 10, 3) for e in range(1, 8)] == [1e-3] * 7
+    np.testing.assert_allclose([train.wsd_lr(1e-3, e, 10, 3) for e in (8, 9, 10)],
+                               [1e-3 * (1 + np.cos(np.pi * k / 4)) / 2 for k in (1, 2, 3)])
+    assert train.wsd_lr(1e-3, 10, 10, 3) > 0
+    assert train.stable_checkpoint_path("/x/m.onnx.ckpt") == "/x/m.onnx.stable.ckpt"
+    assert train.stable_checkpoint_path("/x/m.pt") == "/x/m.pt.stable.ckpt"
+
+
+def test_wsd_run_continues_from_its_stable_checkpoint(tmp_path):
+    """A wsd run keeps its last constant-rate epoch in CHECKPOINT.stable.ckpt; a longer schedule resumed from it
+    repeats none of the decay and gives the same epochs as the first run up to that point. --min-snr/--max-snr
+    narrow the training stream (an empty window is refused); --decay-epochs is checked."""
+    from conftest import run_cli
+    cfg = tmp_path / "easy.yml"
+    cfg.write_text("name: easy\nclasses: [BPSK, GMSK]\nsnrs: [10, 20]\nframes_per_class_snr: 8\n"
+                   "frame_length: 64\nchannel: {preset: awgn}\n")
+    out = tmp_path / "m.onnx"
+    common = ["train", "--generate", cfg, "-m", "cnn1", "-o", out, "--frames-per-epoch", 64, "--val-frames", 32,
+              "--stream-shard-size", 8, "--batch-size", 32, "--lr", "2e-3", "--schedule", "wsd",
+              "--decay-epochs", 1, "--threads", 1, "--seed", 5, "--quiet"]
+    run_cli(*common, "--epochs", 3, "--report", tmp_path / "a.json", check=True, timeout=600)
+    a = json.loads((tmp_path / "a.json").read_text())
+    assert [e["lr"] for e in a["history"]] == [2e-3, 2e-3, pytest.approx(1e-3)]
+    assert a["training"]["schedule"] == "wsd" and a["training"]["decay_epochs"] == 1
+    stable = tmp_path / "m.onnx.stable.ckpt"
+    ck = torch.load(str(stable), weights_only=True)
+    assert ck["state"]["epoch"] == 2 and [e["epoch"] for e in ck["state"]["history"]] == [1, 2]
+    # continue the same schedule, longer: from the stable checkpoint, not from the decayed end
+    (tmp_path / "m.onnx.ckpt").write_bytes(stable.read_bytes())
+    run_cli(*common, "--epochs", 5, "--report", tmp_path / "b.json", "--resume", check=True, timeout=600)
+    b = json.loads((tmp_path / "b.json").read_text())
+    assert [e["epoch"] for e in b["history"]] == [1, 2, 3, 4, 5]
+    assert b["history"][:2] == a["history"][:2]
+    assert [e["lr"] for e in b["history"][2:]] == [2e-3, 2e-3, pytest.approx(1e-3)]
+    assert torch.load(str(stable), weights_only=True)["state"]["epoch"] == 4
+    # the SNR window applies to the generated training stream
+    import argparse
+    parser = argparse.ArgumentParser()
+    train.configure_parser(parser)
+    args = parser.parse_args(["--generate", str(cfg), "-m", "cnn1", "-o", str(out), "--val-frames", "16",
+                          "--stream-shard-size", "4", "--min-snr", "15"])
+    gen = train._generated_data(args, "iq", "N,2,L")
+    assert gen["stream_cfg"]["snrs"] == [20] and gen["cfg"]["snrs"] == [10, 20]
+    p = run_cli(*common, "--epochs", 3, "--min-snr", 25)
+    assert p.returncode == 2 and "--min-snr/--max-snr: no SNR of" in p.stderr and "is left to train on" in p.stderr
+    p = run_cli(*common, "--epochs", 3, "--decay-epochs", 4)
+    assert p.returncode == 2 and "--decay-epochs must be in 1..--epochs (3), got 4" in p.stderr

@@ -20,6 +20,9 @@ cnn2       CNN2 (O'Shea et al. 2016): conv 256 (1x3) -> conv 80 (2x3) ->      iq
            dense layers so the parameter count does not grow with L
 resnet     ResNet (O'Shea et al. 2018): 6 residual stacks (32 filters),       iq    N,2,L
            global average pooling -> dense 128 -> classes
+rn1d       1-D ResNet with early down-sampling and batch norm: stride-2      iq    N,2,L
+           stem (k7), 5 stages of basic blocks (32..128 channels, stride
+           2 each), global average + max pooling -> classes
 =========  ===============================================================  ====  =========
 
 torch is imported lazily (``gr-amc --help`` must stay cheap): call the constructors through ``build()``.
@@ -34,6 +37,7 @@ MODEL_INFO = {
     "cnn1": ("iq", "N,2,L", "VGG-style 1-D CNN (7 conv/pool layers, dense 128, 128)"),
     "cnn2": ("iq", "N,1,2,L", "CNN2: conv 256 (1x3), conv 80 (2x3), dense 256"),
     "resnet": ("iq", "N,2,L", "ResNet: 6 residual stacks of 32 filters, global pooling, dense 128"),
+    "rn1d": ("iq", "N,2,L", "1-D ResNet, early down-sampling, batch norm, 32..128 channels (~0.3 M parameters)"),
 }
 
 MODEL_NAMES = tuple(MODEL_INFO)
@@ -182,6 +186,41 @@ def _constructors():
         def forward(self, x):
             return self.head(self.features(x))
 
+    class BasicBlock1d(nn.Module):
+        """conv k3 (stride s) + BN + ReLU -> conv k3 + BN, plus the input (1x1 conv + BN when the shape
+        changes), ReLU."""
+
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv1d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True),
+                nn.Conv1d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm1d(cout))
+            self.skip = (nn.Identity() if cin == cout and stride == 1 else
+                         nn.Sequential(nn.Conv1d(cin, cout, 1, stride, bias=False), nn.BatchNorm1d(cout)))
+
+        def forward(self, x):
+            return torch.relu(self.body(x) + self.skip(x))
+
+    class ResNet1d(nn.Module):
+        """Input (N, 2, L).  Stem conv k7 stride 2 (32 channels); stages (channels, blocks) each starting with a
+        stride-2 block, so a 1024-sample frame is 16 steps long after the last one; global average and max
+        pooling concatenated -> FC."""
+
+        def __init__(self, num_classes, stages=((32, 1), (48, 1), (64, 2), (96, 2), (128, 2))):
+            super().__init__()
+            layers, cin = [nn.Conv1d(2, 32, 7, 2, 3, bias=False), nn.BatchNorm1d(32), nn.ReLU(inplace=True)], 32
+            for cout, blocks in stages:
+                for b in range(blocks):
+                    layers.append(BasicBlock1d(cin, cout, 2 if b == 0 else 1))
+                    cin = cout
+            self.features = nn.Sequential(*layers)
+            self.avg, self.max = nn.AdaptiveAvgPool1d(1), nn.AdaptiveMaxPool1d(1)
+            self.head = nn.Linear(2 * cin, num_classes)
+
+        def forward(self, x):
+            y = self.features(x)
+            return self.head(torch.cat([self.avg(y), self.max(y)], 1).flatten(1))
+
     # MobileNetV4-style configurations: blocks are (expanded channels, output channels, depthwise k, stride).
     # mnv4: expansion ratio 6 in every bottleneck (the paper does not list the widths; with these the parameter
     # count is 2,501,816 for 24 classes, 0.86 % under the paper's 2,523,416 -- see docs/models.md).
@@ -198,6 +237,7 @@ def _constructors():
         "cnn1": lambda n, L: CNN1(n, L),
         "cnn2": lambda n, L: CNN2(n),
         "resnet": lambda n, L: ResNet(n, L),
+        "rn1d": lambda n, L: ResNet1d(n),
     }
 
 

@@ -14,6 +14,7 @@ then is the file written (atomically: temporary file + rename).  ``--int8`` also
 import json
 import math
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -22,6 +23,7 @@ from .cli import CliError
 from . import contract
 from .models import MODEL_NAMES, MODEL_INFO
 
+SCHEDULES = ("plateau", "cosine", "wsd")
 DEFAULTS = dict(epochs=30, batch_size=128, lr=1e-3, patience=6, seed=0)
 
 
@@ -52,10 +54,15 @@ def configure_parser(p):
     p.add_argument("--patience", type=int, default=DEFAULTS["patience"],
                    help="early stopping: epochs without a better validation loss before stopping "
                         "(the learning rate is halved after patience/2 such epochs)")
-    p.add_argument("--schedule", default="plateau", choices=("plateau", "cosine"),
+    p.add_argument("--schedule", default="plateau", choices=SCHEDULES,
                    help="learning rate schedule: plateau halves it after patience/2 epochs without a better "
                         "validation loss; cosine sets epoch e (1-based) to lr*(1+cos(pi*(e-1)/epochs))/2, so a "
-                        "resumed run with more --epochs continues the same curve")
+                        "resumed run with more --epochs continues the same curve; wsd (warm-up, stable, decay) "
+                        "keeps lr until the last --decay-epochs epochs and then decays it on a half cosine: a run "
+                        "continued across sessions resumes from CHECKPOINT.stable.ckpt (the latest epoch at the "
+                        "constant rate) with more --epochs; --patience does not stop a wsd run")
+    p.add_argument("--decay-epochs", type=int, default=None, metavar="N",
+                   help="wsd: epochs of the final decay (default: a fifth of --epochs)")
     p.add_argument("--clip-grad", type=float, default=0.0, metavar="NORM",
                    help="clip the gradient's global L2 norm to NORM before each step (0: no clipping); steadies "
                         "recurrent models (lstm2, gru) at higher learning rates")
@@ -374,6 +381,21 @@ def cosine_lr(lr, epoch, epochs):
     return lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
 
 
+def wsd_lr(lr, epoch, epochs, decay_epochs):
+    """Learning rate of epoch `epoch` (1-based) on the warm-up/stable/decay schedule: lr up to epoch
+    epochs - decay_epochs (the stable phase), then lr*(1+cos(pi*k/(decay_epochs+1)))/2 for the k-th decay
+    epoch, so the last epoch still learns a little."""
+    stable = epochs - decay_epochs
+    if epoch <= stable:
+        return lr
+    return lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - stable) / (decay_epochs + 1)))
+
+
+def stable_checkpoint_path(ckpt_path):
+    """Where a wsd run keeps its latest stable-phase checkpoint (the one a longer schedule resumes from)."""
+    return (ckpt_path[:-5] if ckpt_path.endswith(".ckpt") else ckpt_path) + ".stable.ckpt"
+
+
 def _init_onnx_path(value):
     """The ONNX file --init-weights names (a .onnx file, or a shipped model's name), or None for a checkpoint."""
     from . import paths
@@ -455,12 +477,21 @@ def _generated_data(args, representation, layout):
     except (ValueError, OSError) as e:
         raise CliError(f"--generate: {e}") from None
 
+    stream_cfg = cfg
+    if args.min_snr is not None or args.max_snr is not None:   # the SNR window applies to the training stream
+        snrs = [v for v in cfg["snrs"] if (args.min_snr is None or v >= args.min_snr)
+                and (args.max_snr is None or v <= args.max_snr)]
+        if not snrs:
+            raise CliError(f"--min-snr/--max-snr: no SNR of {args.generate!r} ({cfg['snrs'][0]:g}..{cfg['snrs'][-1]:g} "
+                           f"dB) is left to train on")
+        stream_cfg = dict(cfg, snrs=snrs)
+
     def fixed(offset, n):   # shards of 4 frames: the fixed sets cover every class and SNR many times
         return training_stream.fixed_set(cfg, n, args.seed + offset, min(args.stream_shard_size, 4), representation, layout)
     x_va, y_va, _ = fixed(training_stream.VALIDATION_OFFSET, args.val_frames)
     test = fixed(training_stream.TEST_OFFSET, args.val_frames)
     calib, _, _ = fixed(training_stream.TEST_OFFSET * 2, min(1024, args.val_frames))
-    return dict(cfg=cfg, classes=list(cfg["classes"]), frame_length=cfg["frame_length"],
+    return dict(cfg=cfg, stream_cfg=stream_cfg, classes=list(cfg["classes"]), frame_length=cfg["frame_length"],
                 normalization=cfg["normalization"], val=(x_va, y_va), test=test, calib=calib,
                 data=dict(names=[cfg["name"]], files=[]))
 
@@ -487,6 +518,9 @@ def run(args):
         raise CliError(f"--clip-grad must be a finite number >= 0 (0: no clipping), got {args.clip_grad}")
     if not args.output.endswith(".onnx"):
         raise CliError(f"--output {args.output!r}: the file name must end with .onnx")
+    decay_epochs = max(1, args.epochs // 5) if args.decay_epochs is None else args.decay_epochs
+    if args.schedule == "wsd" and not 1 <= decay_epochs <= args.epochs:
+        raise CliError(f"--decay-epochs must be in 1..--epochs ({args.epochs}), got {decay_epochs}")
     if args.hidden is not None and args.model != "gru":
         raise CliError(f"--hidden applies to the gru model only, not {args.model!r}")
     device = torch.device(args.device)
@@ -583,6 +617,9 @@ def run(args):
         if args.schedule == "cosine":
             for g in opt.param_groups:
                 g["lr"] = cosine_lr(args.lr, epoch, args.epochs)
+        elif args.schedule == "wsd":
+            for g in opt.param_groups:
+                g["lr"] = wsd_lr(args.lr, epoch, args.epochs, decay_epochs)
         t0 = time.time()
         model.train()
         rng = np.random.default_rng(args.seed * 1000 + epoch)
@@ -591,7 +628,7 @@ def run(args):
         if args.generate:
             from . import training_stream
             loader = training_stream.Timer(training_stream.make_loader(
-                gen["cfg"], args.seed, epoch, args.frames_per_epoch, args.stream_shard_size, args.batch_size,
+                gen["stream_cfg"], args.seed, epoch, args.frames_per_epoch, args.stream_shard_size, args.batch_size,
                 representation, layout, args.workers))
             epoch_batches = loader
         else:
@@ -616,9 +653,10 @@ def run(args):
         dt = time.time() - t0
         state["train_seconds"] += dt
         improved = val_loss < state["best_loss"] - 1e-4
-        if improved:
+        if improved:   # a wsd run exports its last epoch: it keeps no copy of the best weights (smaller checkpoints)
             state.update(best_loss=val_loss, best_epoch=epoch, bad_epochs=0,
-                         best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+                         best_state=None if args.schedule == "wsd" else
+                         {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch
@@ -636,7 +674,9 @@ def run(args):
                                 weights=model.state_dict(), optimizer=opt.state_dict(),
                                 scheduler=sched.state_dict(), state=state, torch_rng=torch.get_rng_state()),
                            ckpt_path)
-        if state["bad_epochs"] >= args.patience:
+        if args.schedule == "wsd" and epoch <= args.epochs - decay_epochs:
+            shutil.copyfile(ckpt_path, stable_checkpoint_path(ckpt_path))
+        if state["bad_epochs"] >= args.patience and args.schedule != "wsd":
             stop_reason = f"early stopping (no better validation loss for {args.patience} epochs)"
             break
         if args.max_minutes and state["train_seconds"] >= 60 * args.max_minutes:
@@ -644,7 +684,10 @@ def run(args):
             break
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
-    _log(args, f"stopped: {stop_reason}; best epoch {state['best_epoch']} (val loss {state['best_loss']:.4f})")
+    _log(args, f"stopped: {stop_reason}; " + (f"exporting the last epoch, {state['epoch']} (best val loss "
+                                               f"{state['best_loss']:.4f} at epoch {state['best_epoch']})"
+                                               if args.schedule == "wsd" else
+                                               f"best epoch {state['best_epoch']} (val loss {state['best_loss']:.4f})"))
 
     test_loss, test_acc, test_logits = _evaluate(model, x_te, y_te, device)
     per_snr = {float(s): float(np.mean(test_logits.argmax(1)[snr_te == s] == y_te[snr_te == s]))
@@ -657,7 +700,8 @@ def run(args):
                                                    " + ".join(os.path.basename(f) for f in data["files"])),
                     epochs_run=state["epoch"],
                     best_epoch=state["best_epoch"], stop=stop_reason, batch_size=args.batch_size, lr=args.lr,
-                    schedule=args.schedule, clip_grad=args.clip_grad or None, init_weights=args.init_weights,
+                    schedule=args.schedule, decay_epochs=decay_epochs if args.schedule == "wsd" else None,
+                    clip_grad=args.clip_grad or None, init_weights=args.init_weights,
                     init_weights_sha256=state.get("init_weights_sha256"),
                     optimizer="Adam", split="on the fly" if args.generate else "6:2:2", frames=int(n_frames),
                     frames_per_epoch=args.frames_per_epoch if args.generate else None, min_snr=args.min_snr,
