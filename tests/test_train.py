@@ -213,7 +213,7 @@ def test_onnx_weights_import_every_zoo_model(name):
     fresh = models.build(name, n_cls, Lz)
     diff, n_bn = import_onnx_weights(fresh, proto, x)
     assert diff < 1e-4
-    assert n_bn == sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert n_bn == sum(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in net.modules())
     fresh.eval()
     with torch.no_grad():
         np.testing.assert_allclose(fresh(torch.from_numpy(x)).numpy(), net(torch.from_numpy(x)).numpy(),
