@@ -37,7 +37,7 @@ MODEL_INFO = {
     "cnn1": ("iq", "N,2,L", "VGG-style 1-D CNN (7 conv/pool layers, dense 128, 128)"),
     "cnn2": ("iq", "N,1,2,L", "CNN2: conv 256 (1x3), conv 80 (2x3), dense 256"),
     "resnet": ("iq", "N,2,L", "ResNet: 6 residual stacks of 32 filters, global pooling, dense 128"),
-    "rn1d": ("iq", "N,2,L", "1-D ResNet, early down-sampling, batch norm, 32..128 channels (~0.3 M parameters)"),
+    "rn1d": ("iq", "N,2,L", "1-D ResNet, early down-sampling, batch norm, 32..128 channels (~0.38 M parameters)"),
 }
 
 MODEL_NAMES = tuple(MODEL_INFO)
