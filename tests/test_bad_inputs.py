@@ -5,7 +5,7 @@ silently wrong result.
 
 Sections: dataset pickles (planted payloads must not run), truncated and inconsistent dataset files
 (HDF5, pickle, SigMF), framer / normalizer / framing-kernel parameters, classifier framing limits,
-and frames whose level underflows (denormals).
+frames whose level underflows (denormals), and bad model files (one message from every entry point).
 """
 import codecs
 import io
@@ -535,3 +535,63 @@ def test_denormal_frames(mode):
     out = np.array(snk.data(), np.complex64).reshape(-1, L)
     np.testing.assert_array_equal(out, y)
     assert (norm.zero_frames(), norm.nonfinite_frames()) == (3, 0)
+
+
+# --- model files: one contract check for every entry point ----------------------------------------------------
+
+BAD_MODELS = {
+    "not ONNX": lambda p: (open(p, "wb").write(b"not an onnx model\n"), p)[1],
+    "no amc.classes": lambda p: tm.energy_model(p, frame_len=L, drop_meta=("amc.classes",)),
+    "classes not JSON": lambda p: tm.energy_model(p, frame_len=L, meta={"amc.classes": "early,late"}),
+    "duplicate classes": lambda p: tm.energy_model(p, frame_len=L, meta={"amc.classes": '["a", "a"]'}),
+    "frame length not a number": lambda p: tm.energy_model(p, frame_len=L, meta={"amc.frame_length": "long"}),
+    "frame length beyond 2^20": lambda p: tm.energy_model(p, frame_len=L, meta={"amc.frame_length": str(1 << 21)}),
+    "unknown normalization": lambda p: tm.energy_model(p, frame_len=L, meta={"amc.normalization": "loud"}),
+    "unknown layout": lambda p: tm.energy_model(p, frame_len=L, meta={"amc.input_layout": "2,L"}),
+    "shape against frame length": lambda p: tm.energy_model(p, frame_len=2 * L, meta={"amc.frame_length": str(L)}),
+    "output against classes": lambda p: tm.energy_model(p, frame_len=L, n_outputs=2,
+                                                       meta={"amc.classes": '["a", "b", "c"]'}),
+    "unstated logits": lambda p: tm.energy_model(p, frame_len=L, output="logits", drop_meta=("amc.output",)),
+}
+BAD_MODEL_WORDS = {
+    "not ONNX": "not a valid ONNX model", "no amc.classes": "lacks the metadata_props key(s) amc.classes",
+    "classes not JSON": "metadata amc.classes='early,late' is invalid", "duplicate classes": "duplicate class names",
+    "frame length not a number": "metadata amc.frame_length='long' is invalid",
+    "frame length beyond 2^20": "must be <= 1048576 (2^20)", "unknown normalization": "amc.normalization='loud'",
+    "unknown layout": "amc.input_layout='2,L' is not allowed", "shape against frame length": "needs (N, 2, 16)",
+    "output against classes": "the output must be (N, 3)", "unstated logits": "outputs are not probabilities",
+}
+
+
+@pytest.mark.parametrize("what", sorted(BAD_MODELS))
+def test_every_entry_point_refuses_a_bad_model_with_one_message(tmp_path, what):
+    """The classifier block and the offline commands (evaluate, variant, train --init-weights, sweeps all read
+    models through evaluate.read_contract) share model_file.ModelFile: the same file gets the same message."""
+    from gnuradio.amc import evaluate
+    from gnuradio.amc.cli import CliError
+    path = BAD_MODELS[what](str(tmp_path / "bad.onnx"))
+    with pytest.raises(ValueError) as block:
+        amc.classifier(path)
+    with pytest.raises(CliError) as offline:
+        evaluate.read_contract(path)
+    assert str(block.value) == str(offline.value)
+    assert BAD_MODEL_WORDS[what] in str(block.value) and path in str(block.value)
+
+
+def test_each_command_reports_the_shared_message(tmp_path):
+    """One bad file through each command line: exit status 2, the shared message, no traceback."""
+    from conftest import run_cli
+    path = BAD_MODELS["output against classes"](str(tmp_path / "bad.onnx"))
+    with pytest.raises(ValueError) as block:
+        amc.classifier(path)
+    data = tmp_path / "d.h5"
+    run_cli("generate", "--preset", "demo", "-n", 12, "--snrs", "10", "--classes", "BPSK,QPSK", "--frame-length", 16,
+            "--out", data, "--quiet", "--workers", 1, check=True)
+    runs = {"evaluate": run_cli("evaluate", data, "-m", path, "-o", tmp_path / "ev", "--no-latency"),
+            "sweep": run_cli("evaluate", "--sweep", "snr", "-m", path, "-o", tmp_path / "sw"),
+            "variant": run_cli("variant", path, "-o", tmp_path / "v.onnx", "--fp16"),
+            "train": run_cli("train", data, "-m", "cnn1", "-o", tmp_path / "t.onnx", "--epochs", 1,
+                             "--init-weights", path)}
+    for cmd, p in runs.items():
+        assert p.returncode == 2, (cmd, p.stdout, p.stderr)
+        assert str(block.value) in p.stderr and "Traceback" not in p.stderr, (cmd, p.stderr)

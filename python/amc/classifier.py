@@ -26,8 +26,6 @@ end of a *finite* stream (the upstream block has finished, seen through ``amc.in
 GNU Radio's Python bindings do not expose it) the samples of the last, incomplete frame are passed
 on untagged: that frame is never classified, and no sample is lost.
 """
-import json
-import os
 import threading
 import time
 
@@ -36,19 +34,8 @@ import pmt
 from gnuradio import gr
 
 from . import contract as C
-from .amc_python import MAX_FRAME_LEN, MAX_HOP, frame_signal, input_state, normalization_modes, normalize_frames
-from .optional import require
-from .paths import resolve_model
-
-#: Constructor parameter that can supply each metadata key when the model lacks it.
-OVERRIDE_PARAMS = {
-    C.META_CLASSES: "classes",
-    C.META_FRAME_LENGTH: "frame_len",
-    C.META_INPUT_LAYOUT: "input_layout",
-    C.META_REPRESENTATION: "representation",
-    C.META_NORMALIZATION: "normalization",
-    C.META_OUTPUT: "output",
-}
+from .amc_python import MAX_HOP, frame_signal, input_state, normalize_frames
+from .model_file import ModelFile, int_param as _int_param
 
 #: Per-frame status, reported in the message field ``status``.
 STATUS_OK = 0          # classified
@@ -67,43 +54,6 @@ _LOG_INTERVAL_S = 5.0
 _MAX_BATCH_SPAN = 1 << 18  # rate limit of the repeated warnings (skipped / unusable frames)
 
 
-def _is_given(v):
-    return v is not None and not (isinstance(v, str) and v.strip() == "") and not (
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v == 0)
-
-
-def _parse_classes(value, what):
-    """A list/tuple of names, a JSON list string, or a comma-separated string -> list of str."""
-    if isinstance(value, str):
-        s = value.strip()
-        if s.startswith("["):
-            try:
-                value = json.loads(s)
-            except ValueError as e:
-                raise ValueError(f"{what}: not a valid JSON list ({e}): {value!r}") from None
-        else:
-            value = [c.strip() for c in s.split(",")]
-    if not isinstance(value, (list, tuple)):
-        raise ValueError(f"{what} must be a list of class names, got {value!r}")
-    names = [str(c) for c in value]
-    if not names or any(not c.strip() for c in names):
-        raise ValueError(f"{what} must be a non-empty list of non-empty class names, got {value!r}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"{what} has duplicate class names: {names}")
-    return names
-
-
-def _int_param(name, value, minimum, allowed):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"{name} must be an integer ({allowed}), got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be {allowed}, got {value}")
-    return int(value)
-
-
 def softmax(x):
     """Row-wise softmax in float64 (stable)."""
     x = np.asarray(x, dtype=np.float64)
@@ -112,8 +62,9 @@ def softmax(x):
     return e / np.sum(e, axis=1, keepdims=True)
 
 
-class ModelRunner:
-    """An ONNX model with its amc contract checked: complex frames in, class probabilities out.
+class ModelRunner(ModelFile):
+    """An ONNX model with its amc contract checked (``model_file.ModelFile``, the check every entry point
+    shares): complex frames in, class probabilities out, normalized by the C++ kernel.
 
     Raises at construction: FileNotFoundError (no such file / shipped model), ValueError (not an
     ONNX model, missing or contradictory metadata, input/output shapes that contradict the
@@ -122,155 +73,9 @@ class ModelRunner:
 
     def __init__(self, model, max_batch=64, threads=1, frame_len=0, classes=None,
                  input_layout="", representation="", normalization="", output=""):
-        self.max_batch = _int_param("max_batch", max_batch, 1, ">= 1")
-        self.threads = _int_param("threads", threads, 0, ">= 0 (0 = ONNX Runtime's default)")
-        if isinstance(model, os.PathLike):
-            model = os.fspath(model)
-        if not isinstance(model, str) or not model.strip():
-            raise ValueError(f"model must be a path to an .onnx file or a shipped model name, got {model!r}")
-        self.path = resolve_model(model)  # FileNotFoundError naming the model and the shipped ones
-
-        ort = require("onnxruntime", "the amc classifier (ONNX Runtime inference)")
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = self.threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.log_severity_level = 3
-        # Idle worker threads must not spin: the flowgraph's other blocks need the cores.
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self.session = ort.InferenceSession(self.path, sess_options=so,
-                                                providers=["CPUExecutionProvider"])
-        except Exception as e:  # InvalidProtobuf, Fail, InvalidGraph, NoSuchFile...
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ValueError(f"model file {self.path!r} is not a valid ONNX model that ONNX Runtime "
-                             f"can load: {msg}") from None
-
-        props = dict(self.session.get_modelmeta().custom_metadata_map)
-        self.metadata = self._resolve_metadata(props, dict(
+        super().__init__(model, threads=threads, max_batch=max_batch, overrides=dict(
             frame_len=frame_len, classes=classes, input_layout=input_layout,
             representation=representation, normalization=normalization, output=output))
-        self.classes = list(self.metadata[C.META_CLASSES])
-        self.frame_len = int(self.metadata[C.META_FRAME_LENGTH])
-        self.layout = self.metadata[C.META_INPUT_LAYOUT]
-        self.representation = self.metadata[C.META_REPRESENTATION]
-        self.normalization = self.metadata[C.META_NORMALIZATION]
-        self.output = self.metadata.get(C.META_OUTPUT)  # None: not stated, checked by the dry run
-        self._check_graph()
-        self._dry_run()
-
-    # -- construction checks -------------------------------------------------------------------
-    def _resolve_metadata(self, props, params):
-        given = {C.META_CLASSES: params["classes"], C.META_FRAME_LENGTH: params["frame_len"],
-                 C.META_INPUT_LAYOUT: params["input_layout"],
-                 C.META_REPRESENTATION: params["representation"],
-                 C.META_NORMALIZATION: params["normalization"], C.META_OUTPUT: params["output"]}
-        meta = {}
-        for key, pname in OVERRIDE_PARAMS.items():
-            stored, value = props.get(key), given[key]
-            # typed values of what the model states
-            if stored is not None:
-                try:
-                    if key == C.META_CLASSES:
-                        stored = _parse_classes(json.loads(stored), f"model metadata {key}")
-                    elif key == C.META_FRAME_LENGTH:
-                        stored = int(stored)
-                        if stored < 1:
-                            raise ValueError("must be >= 1")
-                        if stored > MAX_FRAME_LEN:
-                            raise ValueError(f"must be <= {MAX_FRAME_LEN} (2^20), the framing kernels' limit")
-                    else:
-                        stored = stored.strip()
-                except (ValueError, TypeError) as e:
-                    raise ValueError(f"model {self.path!r}: metadata {key}={props[key]!r} is invalid ({e})") from None
-            # typed values of the parameter
-            if _is_given(value):
-                if key == C.META_CLASSES:
-                    value = _parse_classes(value, "classes")
-                elif key == C.META_FRAME_LENGTH:
-                    value = _int_param("frame_len", value, 1, ">= 1 (0 = from the model)")
-                    if value > MAX_FRAME_LEN:
-                        raise ValueError(f"frame_len must be <= {MAX_FRAME_LEN} (2^20), got {value}")
-                else:
-                    value = str(value).strip()
-            else:
-                value = None
-            if stored is not None and value is not None and stored != value:
-                raise ValueError(f"{pname}={value!r} contradicts the model's metadata {key}={stored!r} "
-                                 f"(model {self.path!r}); leave {pname} unset to use the model's value")
-            meta[key] = stored if stored is not None else value
-        missing = [k for k in C.REQUIRED_META if meta.get(k) is None]
-        if missing:
-            raise ValueError(
-                f"model {self.path!r} lacks the metadata_props key(s) {', '.join(missing)}; supply them "
-                f"with the parameter(s) {', '.join(OVERRIDE_PARAMS[k] + '=' for k in missing)} "
-                f"or re-export the model with these keys (see docs/classifier.md)")
-        checks = ((C.META_INPUT_LAYOUT, C.INPUT_LAYOUTS), (C.META_REPRESENTATION, C.REPRESENTATIONS),
-                  (C.META_NORMALIZATION, tuple(normalization_modes())), (C.META_OUTPUT, C.OUTPUTS))
-        for key, allowed in checks:
-            if meta.get(key) is not None and meta[key] not in allowed:
-                src = "model metadata" if props.get(key) is not None else "parameter " + OVERRIDE_PARAMS[key]
-                raise ValueError(f"{src} {key}={meta[key]!r} is not allowed (model {self.path!r}); "
-                                 f"allowed: {', '.join(allowed)}")
-        # Everything else the model states (amc.model, amc.dataset, ...) is kept as is.
-        for k, v in C.decode_metadata({k: v for k, v in props.items()
-                                       if k not in OVERRIDE_PARAMS}).items():
-            meta[k] = v
-        return meta
-
-    def _check_graph(self):
-        inputs = self.session.get_inputs()
-        if len(inputs) != 1:
-            raise ValueError(f"model {self.path!r} has {len(inputs)} inputs "
-                             f"({', '.join(i.name for i in inputs)}); the classifier feeds exactly one")
-        inp = inputs[0]
-        self.input_name = inp.name
-        if inp.type != "tensor(float)":
-            raise ValueError(f"model {self.path!r}: input {inp.name!r} is {inp.type}; "
-                             f"the classifier feeds tensor(float)")
-        expected = C.input_shape(self.layout, self.frame_len, "N")
-        shape = list(inp.shape)
-        desc = (f"{C.META_INPUT_LAYOUT}={self.layout} with {C.META_FRAME_LENGTH}={self.frame_len} "
-                f"needs ({', '.join(str(d) for d in expected)})")
-        if len(shape) != len(expected):
-            raise ValueError(f"model {self.path!r}: input {inp.name!r} has shape {shape} (rank {len(shape)}) "
-                             f"but {desc}")
-        for i, (got, exp) in enumerate(zip(shape, expected)):
-            if i == 0 or not isinstance(got, int):
-                continue  # batch dimension, or a symbolic dimension
-            if got != exp:
-                raise ValueError(f"model {self.path!r}: input {inp.name!r} has shape {shape} but {desc} "
-                                 f"(dimension {i} is {got}, not {exp})")
-        b = shape[0]
-        self.static_batch = b if isinstance(b, int) and b > 0 else None
-        out = self.session.get_outputs()[0]
-        self.output_name = out.name
-        oshape = list(out.shape)
-        nc = len(self.classes)
-        if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != nc):
-            raise ValueError(f"model {self.path!r}: output {out.name!r} has shape {oshape} but "
-                             f"{C.META_CLASSES} lists {nc} classes; the output must be (N, {nc})")
-
-    def _dry_run(self):
-        rng = np.random.default_rng(0)
-        n = self.static_batch or 2
-        x = (rng.standard_normal((n, self.frame_len)) + 1j * rng.standard_normal((n, self.frame_len)))
-        try:
-            y = self._run(self.model_input(x.astype(np.complex64))[0])
-        except ValueError:
-            raise
-        except Exception as e:
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ValueError(f"model {self.path!r} fails on a batch of {n} frames shaped "
-                             f"{C.input_shape(self.layout, self.frame_len, n)}: {msg}") from None
-        if self.output is None:
-            ok = np.all(np.isfinite(y)) and np.all(y >= -1e-6) and np.allclose(y.sum(axis=1), 1.0, atol=1e-3)
-            if not ok:
-                raise ValueError(f"model {self.path!r} does not state {C.META_OUTPUT} and its outputs are not "
-                                 f"probabilities (rows sum to {np.round(y.sum(axis=1), 3).tolist()}); "
-                                 f"pass output='logits' (softmax applied) or output='probs'")
-            self.output = "probs"
-            self.metadata[C.META_OUTPUT] = "probs"
 
     # -- inference -----------------------------------------------------------------------------
     def model_input(self, frames):
@@ -278,25 +83,6 @@ class ModelRunner:
         normed, status = normalize_frames(np.ascontiguousarray(frames, dtype=np.complex64),
                                           self.normalization)
         return C.to_model_input(normed, self.representation, self.layout), np.asarray(status, np.int8)
-
-    def _run(self, x):
-        """Model input (n, ...) -> raw output (n, C) float64, in chunks of max_batch (or the static batch)."""
-        n = x.shape[0]
-        chunk = self.static_batch or self.max_batch
-        outs = []
-        for s in range(0, n, chunk):
-            xb = x[s:s + chunk]
-            m = xb.shape[0]
-            if self.static_batch and m < self.static_batch:
-                pad = np.zeros((self.static_batch - m,) + xb.shape[1:], np.float32)
-                xb = np.concatenate([xb, pad])
-            y = self.session.run([self.output_name], {self.input_name: xb})[0]
-            y = np.asarray(y)
-            if y.ndim != 2 or y.shape[0] != xb.shape[0] or y.shape[1] != len(self.classes):
-                raise ValueError(f"model {self.path!r} returned shape {list(y.shape)} for a batch of "
-                                 f"{xb.shape[0]}; expected ({xb.shape[0]}, {len(self.classes)})")
-            outs.append(y[:m].astype(np.float64))
-        return np.concatenate(outs) if outs else np.zeros((0, len(self.classes)))
 
     def classify(self, frames):
         """Complex frames (n, L) -> (probs float64 (n, C), status int8 (n,)).
@@ -310,7 +96,7 @@ class ModelRunner:
         x, status = self.model_input(frames)
         ok = np.flatnonzero(status == STATUS_OK)
         if ok.size:
-            y = self._run(x[ok] if ok.size < n else x)
+            y = self.run(x[ok] if ok.size < n else x)
             with np.errstate(all="ignore"):
                 if self.output == "logits":
                     y = softmax(y)

@@ -53,6 +53,8 @@ REPRESENTATIONS = ("iq", "ap")
 #: Per-frame normalizations, implemented by the C++ kernel amc.normalize_frames.
 NORMALIZATIONS = ("rms", "peak", "l1", "iq_std", "none")
 OUTPUTS = ("probs", "logits")
+#: Longest frame the framing and normalization kernels take (amc.MAX_FRAME_LEN; a test checks they agree).
+MAX_FRAME_LEN = 1 << 20
 
 
 def input_shape(layout, frame_length, batch="N"):

@@ -197,17 +197,14 @@ def stored_tensors(proto):
 
 
 def read_contract(path):
-    """(proto, decoded metadata) of an ONNX model; CliError naming the file and the missing key."""
-    import onnx
+    """(proto, decoded metadata) of an ONNX model (a path or a shipped model's name) whose contract passes the
+    check every entry point shares (``model_file.ModelFile``); CliError with that check's message otherwise."""
+    from .model_file import ModelFile
     try:
-        proto = onnx.load(path)
-    except Exception as e:  # noqa: BLE001  (onnx raises several types)
-        raise CliError(f"cannot read ONNX model {path!r}: {e}")
-    meta = contract.decode_metadata({p.key: p.value for p in proto.metadata_props})
-    missing = [k for k in contract.REQUIRED_META if k not in meta]
-    if missing:
-        raise CliError(f"model {path!r} lacks the metadata {', '.join(missing)} (see DESIGN.md, contracts)")
-    return proto, meta
+        mf = ModelFile(path)
+        return mf.load_proto(), mf.metadata
+    except (ValueError, FileNotFoundError) as e:
+        raise CliError(str(e)) from None
 
 
 def measure_latency(path_or_bytes, example, batch, seconds=2.0, threads=1):

@@ -124,6 +124,12 @@ class qa_normalizer(gr_unittest.TestCase):
         self.assertEqual(amc.normalizer(L).mode(), "rms")
         self.assertEqual(amc.normalizer(amc.MAX_FRAME_LEN, "peak").mode(), "peak")
 
+    def test_python_lists_match_the_kernels(self):
+        # model files are checked in pure Python (model_file.py) against contract's lists; they must be the C++'s
+        from gnuradio.amc import contract
+        self.assertEqual(tuple(amc.normalization_modes()), contract.NORMALIZATIONS)
+        self.assertEqual(amc.MAX_FRAME_LEN, contract.MAX_FRAME_LEN)
+
 
 class qa_normalize_frames(gr_unittest.TestCase):
 
