@@ -7,13 +7,21 @@ complex64 samples (interleaved little-endian float32 I/Q, e.g. from a GNU Radio 
 The samples stream through blocks.file_source -> amc.classifier_sink (framing and normalization by the
 C++ kernels, inference by ONNX Runtime with the chosen model). The output is a SigMF recording
 OUT.sigmf-data (a copy of the samples) + OUT.sigmf-meta holding the input's metadata and annotations plus
-one annotation per classified frame: core:sample_start, core:sample_count, core:label (the predicted
-class, or "unknown"), amc:confidence and amc:status.
+one annotation per classified frame: core:sample_start, core:sample_count, core:freq_lower_edge and
+core:freq_upper_edge (the whole band: centre -/+ sample rate / 2, at RF when the capture segment has a
+core:frequency, else relative to baseband), core:label (the predicted class, or "unknown"),
+amc:confidence, amc:status and, when an input annotation labels the frame, amc:truth (and amc:snr_db).
+
+Predictions and ground truth never share core:label: an input annotation with a core:label that is not
+a gr-amc prediction (no amc:confidence; e.g. a gr-amc dataset's per-frame class) is ground truth, and is
+copied with that label moved to amc:truth. The output always has core:sample_rate: the input's, else
+--samp-rate (default 200 kHz, the nominal rate gr-amc's generator and models use).
 
     python3 examples/classify_file.py capture.sigmf-meta                     # -> capture.amc.sigmf-*
     python3 examples/classify_file.py capture.cf32 --samp-rate 1e6 --model amc-default --out result
 """
 import argparse
+import bisect
 import collections
 import os
 import shutil
@@ -21,6 +29,65 @@ import sys
 
 import pmt
 from gnuradio import amc, blocks, gr
+
+
+#: Sample rate written when the input says none: the nominal rate of gr-amc's generator (and its models).
+DEFAULT_SAMP_RATE = 200e3
+
+
+def _truth_of(ann):
+    """The ground-truth class an input annotation gives, or None: its amc:truth, or the core:label of an
+    annotation that is not a gr-amc prediction (which have amc:confidence)."""
+    if "amc:truth" in ann:
+        return ann["amc:truth"]
+    if "core:label" in ann and "amc:confidence" not in ann:
+        return ann["core:label"]
+    return None
+
+
+def _truth_annotation(ann):
+    """An input ground-truth annotation with its core:label moved to amc:truth (others unchanged)."""
+    if "core:label" in ann and "amc:confidence" not in ann:
+        ann = dict(ann)
+        ann["amc:truth"] = ann.pop("core:label")
+    return ann
+
+
+class _TruthIndex:
+    """The input annotations that give a ground truth, sorted by start, to find the one overlapping a frame
+    the most without scanning them all for every frame."""
+
+    def __init__(self, annotations, total):
+        spans = []
+        for a in annotations:
+            if _truth_of(a) is not None:
+                a0 = a["core:sample_start"]
+                spans.append((a0, a0 + a.get("core:sample_count", max(total - a0, 0)), a))
+        spans.sort(key=lambda t: t[0])
+        self.starts = [t[0] for t in spans]
+        self.spans = spans
+        self.longest = max((t[1] - t[0] for t in spans), default=0)
+
+    def covering(self, start, count):
+        """The annotation overlapping [start, start + count) the most (the earliest of equals), or None."""
+        best, best_overlap = None, 0
+        i = bisect.bisect_left(self.starts, start + count) - 1
+        while i >= 0 and self.starts[i] + self.longest > start:
+            a0, a1, a = self.spans[i]
+            overlap = min(a1, start + count) - max(a0, start)
+            if overlap >= best_overlap and overlap > 0:
+                best, best_overlap = a, overlap
+            i -= 1
+        return best
+
+
+def _center_frequency(captures, sample):
+    """core:frequency of the capture segment holding ``sample`` (None when that segment has none)."""
+    seg = None
+    for c in sorted(captures, key=lambda c: c.get("core:sample_start", 0)):
+        if c.get("core:sample_start", 0) <= sample:
+            seg = c
+    return None if seg is None else seg.get("core:frequency")
 
 
 def classify(path, model="amc-default", hop=0, threshold=0.0, smoothing=1, max_batch=64):
@@ -44,7 +111,9 @@ def main(argv=None):
     ap.add_argument("--hop", type=int, default=0, help="samples between classified frames (0: frame length)")
     ap.add_argument("--threshold", type=float, default=0.0, help="label 'unknown' under this confidence")
     ap.add_argument("--smoothing", type=int, default=1, help="average probabilities over this many frames")
-    ap.add_argument("--samp-rate", type=float, default=0.0, help="sample rate of a raw input (Hz), for the metadata")
+    ap.add_argument("--samp-rate", type=float, default=DEFAULT_SAMP_RATE,
+                    help="sample rate (Hz) written when the input has none (a raw file, or SigMF metadata without "
+                         "core:sample_rate); default: %(default)g, the generator's nominal rate")
     ap.add_argument("--out", default=None, help="output base name (default: INPUT base + '.amc')")
     args = ap.parse_args(argv)
 
@@ -66,10 +135,14 @@ def main(argv=None):
         base = os.path.splitext(inp)[0]
         data_path = inp
         glob = {"core:datatype": "cf32_le"}
-        if args.samp_rate > 0:
-            glob["core:sample_rate"] = args.samp_rate
         captures = [{"core:sample_start": 0}]
         annotations = []
+    if not glob.get("core:sample_rate"):
+        if not args.samp_rate > 0:
+            print(f"error: --samp-rate must be > 0 Hz, got {args.samp_rate:g}", file=sys.stderr)
+            return 2
+        glob["core:sample_rate"] = args.samp_rate
+    fs = float(glob["core:sample_rate"])
     if not os.path.isfile(data_path):
         print(f"error: {data_path}: no such file", file=sys.stderr)
         return 2
@@ -89,11 +162,22 @@ def main(argv=None):
     glob["core:extensions"] = [e for e in glob.get("core:extensions", []) if e.get("name") != "amc"] + \
         [{"name": "amc", "version": "1.0.0", "optional": True}]
     glob["amc:model"] = os.path.basename(amc.paths.resolve_model(args.model))
+    predictions = []
+    truth_index = _TruthIndex(annotations, os.path.getsize(data_path) // 8)
     for f in frames:
-        ann = {"core:sample_start": int(f["offset"]), "core:sample_count": int(frame_len),
+        start = int(f["offset"])
+        fc = _center_frequency(captures, start) or 0.0
+        ann = {"core:sample_start": start, "core:sample_count": int(frame_len),
+               "core:freq_lower_edge": fc - fs / 2, "core:freq_upper_edge": fc + fs / 2,
                "core:label": str(f["label"]), "core:generator": f"gr-amc {amc.__version__}",
                "amc:confidence": float(f["confidence"]), "amc:status": str(f["status"])}
-        annotations.append(ann)
+        truth = truth_index.covering(start, int(frame_len))
+        if truth is not None:
+            ann["amc:truth"] = str(_truth_of(truth))
+            if "amc:snr_db" in truth:
+                ann["amc:snr_db"] = truth["amc:snr_db"]
+        predictions.append(ann)
+    annotations = [_truth_annotation(a) for a in annotations] + predictions
     annotations.sort(key=lambda a: a["core:sample_start"])
     if os.path.abspath(out + ".sigmf-data") != os.path.abspath(data_path):
         shutil.copyfile(data_path, out + ".sigmf-data")

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 
@@ -65,6 +66,9 @@ def test_classify_file_raw_and_sigmf(tmp_path):
     assert [a["core:label"] for a in ann] == pattern
     assert all(a["core:sample_count"] == L and 0.5 < a["amc:confidence"] <= 1 for a in ann)
     assert meta["global"]["core:sample_rate"] == 1e6 and meta["global"]["amc:model"] == "energy.onnx"
+    # no core:frequency: the edges are the whole band relative to baseband; no ground truth in a raw file
+    assert {(a["core:freq_lower_edge"], a["core:freq_upper_edge"]) for a in ann} == {(-5e5, 5e5)}
+    assert not any("amc:truth" in a for a in ann)
     np.testing.assert_array_equal(np.fromfile(tmp_path / "res.sigmf-data", np.complex64), samples)
 
     # a SigMF input keeps its own annotations; hop = 2 frames classifies every other frame
@@ -77,6 +81,45 @@ def test_classify_file_raw_and_sigmf(tmp_path):
         by_start.setdefault(a["core:sample_start"], []).append(a["core:label"])
     for k, lab in enumerate(pattern):
         assert by_start[k * L] == ([lab, lab] if k % 2 == 0 else [lab]), k
+
+
+def test_classify_file_keeps_ground_truth_apart(tmp_path):
+    """A gr-amc SigMF dataset (ground truth in core:label) at a known RF frequency: the predictions get
+    core:label, the truth moves to amc:truth (with the SNR), the edges are at RF, and the sigmf validator
+    accepts the result."""
+    from sigmf import sigmffile, validate
+    from gnuradio.amc import datasets
+    L = 64
+    model = tiny_models.energy_model(str(tmp_path / "energy.onnx"), frame_len=L, gain=2.0)
+    pattern = ["early", "late", "late", "early", "late", "early"]
+    frames = _energy_recording(L, pattern, np.random.default_rng(4)).reshape(len(pattern), L)
+    w = datasets.open_writer(str(tmp_path / "truth"), "sigmf", L, classes=["early", "late"], sample_rate=2e6)
+    w.append(frames, pattern, [3.0, 5.0, 5.0, 7.0, 7.0, 9.0])
+    w.commit()
+    meta_in = json.load(open(tmp_path / "truth.sigmf-meta"))
+    meta_in["captures"][0]["core:frequency"] = 915e6
+    json.dump(meta_in, open(tmp_path / "truth.sigmf-meta", "w"))
+    run_example("classify_file.py", tmp_path / "truth.sigmf-meta", "--model", model, "--out", tmp_path / "pred")
+    meta = json.load(open(tmp_path / "pred.sigmf-meta"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate.validate(meta)
+        sigmffile.fromfile(str(tmp_path / "pred.sigmf-meta")).validate()
+    assert meta["global"]["core:sample_rate"] == 2e6
+    ann = meta["annotations"]
+    truth = [a for a in ann if "amc:confidence" not in a]
+    pred = [a for a in ann if "amc:confidence" in a]
+    assert len(truth) == len(pred) == len(pattern)
+    # the input's per-frame classes: under amc:truth, never under core:label
+    assert [a["amc:truth"] for a in truth] == pattern and not any("core:label" in a for a in truth)
+    assert [a["amc:snr_db"] for a in truth] == [3.0, 5.0, 5.0, 7.0, 7.0, 9.0]
+    # the predictions: core:label, with the truth and SNR of the frame they classify, edges at RF
+    assert [a["core:sample_start"] for a in pred] == [k * L for k in range(len(pattern))]
+    assert [a["core:label"] for a in pred] == pattern
+    assert [a["amc:truth"] for a in pred] == pattern
+    assert [a["amc:snr_db"] for a in pred] == [3.0, 5.0, 5.0, 7.0, 7.0, 9.0]
+    assert {(a["core:freq_lower_edge"], a["core:freq_upper_edge"]) for a in pred} == {(914e6, 916e6)}
+    assert [a["core:sample_start"] for a in ann] == sorted(a["core:sample_start"] for a in ann)
 
 
 def test_classify_file_errors(tmp_path):

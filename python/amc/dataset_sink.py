@@ -32,7 +32,8 @@ class dataset_sink(gr.sync_block):
     frame_len : int > 0, samples per frame (the input vector length).
     path : output file. For SigMF, the base name or either file name (``x``, ``x.sigmf-meta``, ``x.sigmf-data``).
     fmt : "hdf5" (RadioML 2018.01A layout), "pickle" (RadioML 2016.10a layout) or "sigmf".
-    classes : class names (list, tuple or comma-separated string): the one-hot column order of HDF5 ``Y``.
+    classes : class names (list, tuple or comma-separated string): the class order (HDF5 ``Y``'s columns are
+        the full RadioML 2018.01A or 2016.10a list when every class is from it, see ``datasets.hdf5_columns``).
         Empty: the classes seen, ordered as in the contract lists (2018 order, then 2016, then by name).
         A frame whose label is not in a non-empty ``classes`` is an error: logged, no file is written,
         and the block ends the flowgraph (returns WORK_DONE).
@@ -40,9 +41,11 @@ class dataset_sink(gr.sync_block):
     seed : int stored in the file's attributes.
     num_frames : 0 = write every labelled frame until the flowgraph stops. N > 0 = write exactly N frames,
         then end the flowgraph; the file is committed only if all N were written (a flowgraph stopped
-        earlier leaves no file).
+        earlier leaves no file). HDF5 ``X`` is contiguous when N > 0 (the length is known), else resizable
+        in chunks of ``datasets.HDF5_CHUNK_FRAMES`` frames.
     skip_frames : frames discarded at the start (e.g. filter and channel transients); their tags still count.
-    sample_rate : sample rate in Hz, written into SigMF metadata (0: omitted).
+    sample_rate : sample rate in Hz, written into SigMF metadata as ``core:sample_rate`` (0: the generator's
+        nominal 200 kS/s, ``datasets.DEFAULT_SAMPLE_RATE``).
 
     Frames without an ``amc:truth`` or ``amc:snr_db`` value yet are dropped, counted
     (:meth:`frames_unlabeled`) and reported through the block logger (the first one and a total at stop).
@@ -135,7 +138,8 @@ class dataset_sink(gr.sync_block):
         try:
             self._writer = datasets.open_writer(self.path, self.fmt, self.frame_len, classes=self.classes,
                                                 config=self.config, seed=self.seed,
-                                                sample_rate=self.sample_rate)
+                                                sample_rate=self.sample_rate,
+                                                total_frames=self.num_frames or None)
         except Exception as e:  # noqa: BLE001  a start() that raises leaves GNU Radio's other threads waiting
             self._error = f"cannot create {self.path!r}: {e}"
             self.logger.error(self._error)

@@ -6,13 +6,20 @@
 Formats (see docs/datasets.md):
 
 * ``hdf5``: the RadioML 2018.01A layout. ``X`` float32 (N, L, 2) (I, Q), ``Y`` int64 one-hot (N, C),
-  ``Z`` int64 (N, 1) SNR in dB, plus file attributes ``classes`` (JSON list, the order of ``Y``'s columns),
-  ``config`` (JSON string: the full generation config), ``seed`` and ``gr_amc_version``.
+  ``Z`` int64 (N, 1) SNR in dB, plus file attributes ``classes`` (JSON list, the order of ``Y``'s columns:
+  the full RadioML 2018.01A or 2016.10a list when the file's classes come from it, see
+  :func:`hdf5_columns`), ``classes_present`` (JSON list, the classes the file was written with),
+  ``config`` (JSON string: the full generation config), ``seed`` and ``gr_amc_version``. ``X`` is
+  contiguous when the writer knows the number of frames in advance (as the original file), else
+  resizable in chunks of :data:`HDF5_CHUNK_FRAMES` frames.
 * ``pickle``: the RadioML 2016.10a layout, a pickled dict ``{(class, snr): float32 array (n, 2, L)}``
-  that loads with ``pickle.load(f, encoding='latin1')``.
+  that loads with ``pickle.load(f, encoding='latin1')``; the class is a Python 2 string (``str`` under
+  ``encoding='latin1'``, ``bytes`` under ``encoding='bytes'``, as in the original file), the snr an ``int``.
 * ``sigmf``: a ``.sigmf-data`` file (``cf32_le``, the frames one after the other) and a ``.sigmf-meta``
-  file written by the ``sigmf`` package with one annotation per frame (``core:label`` = class,
-  ``amc:snr_db`` = SNR) and the class list, config, seed and version in the global object.
+  file written by the ``sigmf`` package with ``core:sample_rate`` and one annotation per frame
+  (``core:label`` = class, ``amc:snr_db`` = SNR, ``core:freq_lower_edge`` / ``core:freq_upper_edge`` =
+  -fs/2 / +fs/2, the frame's whole band at baseband) and the class list, config, seed and version in the
+  global object.
 
 Writers stream to a temporary file in the destination folder and only ``commit()`` renames it to the
 final name (``os.replace``), so a killed run never leaves a file that looks complete.
@@ -24,6 +31,7 @@ import math
 import os
 import pickle
 import shutil
+import struct
 import tempfile
 import zlib
 
@@ -40,6 +48,13 @@ EXTENSIONS = {
 }
 #: SigMF key (in each annotation) holding a frame's SNR in dB.
 SIGMF_SNR_KEY = "amc:snr_db"
+#: Sample rate (Hz) written as SigMF ``core:sample_rate`` when none is given: the generator's nominal output
+#: rate (the rate of the analog classes and of every channel preset's ``samp_rate``).
+DEFAULT_SAMPLE_RATE = 200e3
+#: Frames per chunk of a resizable HDF5 ``X`` (a writer that does not know the number of frames in advance):
+#: small chunks keep a random single-frame read cheap (one chunk of 32 frames is read for it), see
+#: bench/README.md ("HDF5 layout").
+HDF5_CHUNK_FRAMES = 32
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _UMASK = os.umask(0o022)
@@ -91,6 +106,18 @@ def class_sort_key(name):
     return (2, 0, name)
 
 
+def hdf5_columns(classes):
+    """The columns of HDF5 ``Y`` for a file of ``classes``: the full RadioML 2018.01A list (its order) when every
+    class is one of its 24, else the full RadioML 2016.10a list when every class is one of its 11, else
+    ``classes`` itself. A RadioML loader that decodes ``argmax(Y)`` against the 24-class list then gets the
+    right names for a file of a few 2018.01A classes."""
+    classes = list(classes)
+    for full in (contract.CLASSES_2018, contract.CLASSES_2016):
+        if all(c in full for c in classes):
+            return list(full)
+    return classes
+
+
 def check_classes(classes, what="classes"):
     """A list of unique, non-empty class names (a comma-separated string is accepted too)."""
     if classes is None:
@@ -115,24 +142,36 @@ def check_classes(classes, what="classes"):
 class DatasetWriter:
     """Base class: collects frames with their labels and SNRs, streams them to a temporary file.
 
-    ``classes``: the class list (the order of ``Y``'s columns). If empty, the classes are the ones
-    seen, in the order of :func:`class_sort_key`. A label outside a non-empty ``classes`` raises
+    ``classes``: the class list (its order; HDF5 ``Y``'s columns are :func:`hdf5_columns` of it). If empty,
+    the classes are the ones seen, in the order of :func:`class_sort_key`. A label outside a non-empty ``classes`` raises
     ValueError in :meth:`append` (nothing of that call is written).
+    ``sample_rate``: Hz, for SigMF's ``core:sample_rate`` (0: :data:`DEFAULT_SAMPLE_RATE`).
+    ``total_frames``: the number of frames that will be appended, when known (None: not known). HDF5 then
+    writes ``X`` contiguous; more frames than that raise ValueError in :meth:`append`, fewer in :meth:`commit`.
     """
 
     fmt = None
 
-    def __init__(self, path, frame_len, classes=(), config="", seed=0, sample_rate=0.0):
+    def __init__(self, path, frame_len, classes=(), config="", seed=0, sample_rate=0.0, total_frames=None):
         frame_len = int(frame_len)
         if frame_len <= 0:
             raise ValueError(f"frame_len must be > 0, got {frame_len}")
+        if total_frames is not None:
+            if isinstance(total_frames, bool) or int(total_frames) != total_frames or total_frames < 0:
+                raise ValueError(f"total_frames must be an integer >= 0 or None, got {total_frames!r}")
+            total_frames = int(total_frames)
+        sample_rate = float(sample_rate)
+        if not math.isfinite(sample_rate) or sample_rate < 0:
+            raise ValueError(f"sample_rate must be a finite number >= 0 (0: {DEFAULT_SAMPLE_RATE:g}), "
+                             f"got {sample_rate!r}")
         self.path = str(path)
         self.frame_len = frame_len
         self.classes = check_classes(classes)
         self.discover = not self.classes
         self.config = config if isinstance(config, str) else json.dumps(config, sort_keys=True)
         self.seed = int(seed)
-        self.sample_rate = float(sample_rate)
+        self.sample_rate = sample_rate or DEFAULT_SAMPLE_RATE
+        self.total_frames = total_frames
         self.n_frames = 0
         self.snr_rounded = False        # an SNR was not an integer (HDF5 Z / pickle keys hold integers)
         self._labels = []               # chunks of int16 class indices (into self.classes)
@@ -178,6 +217,9 @@ class DatasetWriter:
             raise ValueError(f"{n} frames but {len(labels)} labels and {len(snrs)} SNRs")
         if n == 0:
             return
+        if self.total_frames is not None and self.n_frames + n > self.total_frames:
+            raise ValueError(f"{self.n_frames} + {n} frames is more than the {self.total_frames} announced "
+                             f"(total_frames)")
         idx = self._label_indices(labels)
         if not np.all(np.isfinite(snrs)):
             raise ValueError("SNR values must be finite")
@@ -209,6 +251,9 @@ class DatasetWriter:
         if self._closed:
             raise RuntimeError("writer already committed or aborted")
         try:
+            if self.total_frames is not None and self.n_frames != self.total_frames:
+                raise ValueError(f"{self.n_frames} frames were written, {self.total_frames} announced "
+                                 f"(total_frames); no file written")
             out = self._commit()
         except BaseException:
             self.abort()
@@ -250,21 +295,33 @@ def _remove(path):
 
 
 class Hdf5Writer(DatasetWriter):
-    """RadioML 2018.01A layout; X and Z grow in chunks of about 1 MiB, Y is written at commit."""
+    """RadioML 2018.01A layout. ``X`` and ``Z`` are contiguous when ``total_frames`` is known (the layout of the
+    original file, the fastest for random single-frame reads), else resizable in chunks of
+    :data:`HDF5_CHUNK_FRAMES` frames (fewer when that is over 1 MiB); ``Y`` is written at commit, one-hot over
+    :func:`hdf5_columns`."""
 
     fmt = "hdf5"
 
-    def __init__(self, *args, chunk_bytes=1 << 20, **kwargs):
+    def __init__(self, *args, buffer_bytes=1 << 20, **kwargs):
         super().__init__(*args, **kwargs)
         import h5py
         self._tmp = self._tmp_name(self.path)
         self._f = h5py.File(self._tmp, "w")
         L = self.frame_len
-        self._chunk = max(1, chunk_bytes // (8 * L))
-        self._X = self._f.create_dataset("X", shape=(0, L, 2), maxshape=(None, L, 2), dtype="<f4",
-                                         chunks=(self._chunk, L, 2), track_times=False)
-        self._Z = self._f.create_dataset("Z", shape=(0, 1), maxshape=(None, 1), dtype="<i8",
-                                         chunks=(4096, 1), track_times=False)
+        if self.total_frames is not None:
+            N = self.total_frames
+            self._X = self._f.create_dataset("X", shape=(N, L, 2), dtype="<f4", track_times=False)
+            self._Z = self._f.create_dataset("Z", shape=(N, 1), dtype="<i8", track_times=False)
+            self._resize = False
+            self._flush_at = max(1, buffer_bytes // (8 * L))
+        else:
+            chunk = max(1, min(HDF5_CHUNK_FRAMES, (1 << 20) // (8 * L)))
+            self._X = self._f.create_dataset("X", shape=(0, L, 2), maxshape=(None, L, 2), dtype="<f4",
+                                             chunks=(chunk, L, 2), track_times=False)
+            self._Z = self._f.create_dataset("Z", shape=(0, 1), maxshape=(None, 1), dtype="<i8",
+                                             chunks=(4096, 1), track_times=False)
+            self._resize = True
+            self._flush_at = chunk
         self._buf = []
         self._nbuf = 0
         self._written = 0
@@ -272,7 +329,7 @@ class Hdf5Writer(DatasetWriter):
     def _write(self, frames, idx, snrs):
         self._buf.append((frames.copy(), snrs))   # copy: frames may be a view of a scheduler buffer
         self._nbuf += len(frames)
-        if self._nbuf >= self._chunk:
+        if self._nbuf >= self._flush_at:
             self._flush()
 
     def _flush(self):
@@ -282,24 +339,29 @@ class Hdf5Writer(DatasetWriter):
         snrs = np.concatenate([b[1] for b in self._buf])
         self._buf, self._nbuf = [], 0
         n0, n = self._written, len(frames)
-        self._X.resize(n0 + n, axis=0)
+        if self._resize:
+            self._X.resize(n0 + n, axis=0)
+            self._Z.resize(n0 + n, axis=0)
         self._X[n0:n0 + n] = frames.view(np.float32).reshape(n, self.frame_len, 2)
-        self._Z.resize(n0 + n, axis=0)
         self._Z[n0:n0 + n, 0] = np.round(snrs).astype(np.int64)
         self._written += n
 
     def _commit(self):
         self._flush()
-        classes, labels = self.labels()
-        C = len(classes)
+        present, labels = self.labels()
+        columns = hdf5_columns(present)
+        to_col = np.array([columns.index(c) for c in present], np.int64)
+        C = len(columns)
         Y = self._f.create_dataset("Y", shape=(self.n_frames, C), dtype="<i8", track_times=False)
         step = 65536
         for s in range(0, self.n_frames, step):
-            lab = labels[s:s + step]
+            lab = to_col[labels[s:s + step]]
             y = np.zeros((len(lab), C), np.int64)
             y[np.arange(len(lab)), lab] = 1
             Y[s:s + len(lab)] = y
-        for k, v in self._attrs(classes).items():
+        attrs = self._attrs(columns)
+        attrs["classes_present"] = json.dumps(list(present))
+        for k, v in attrs.items():
             self._f.attrs[k] = v
         self._f.close()
         os.replace(self._tmp, self.path)
@@ -324,9 +386,42 @@ class _LazyArray:
         return a.__reduce__()
 
 
+class _Py2Str(str):
+    """A class name pickled as a Python 2 string (opcode SHORT_BINSTRING), as the keys of the original
+    RadioML 2016.10a file are: it loads as ``str`` with ``encoding='latin1'`` (and the default ASCII), as
+    ``bytes`` with ``encoding='bytes'``, exactly as the original's keys do."""
+
+
+class _Py2KeyPickler(pickle._Pickler):
+    """The pure-Python pickler, writing :class:`_Py2Str` as a Python 2 string."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def _save_py2str(self, obj):
+        b = obj.encode("latin1")
+        if len(b) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(b)]) + b)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(b)) + b)
+        self.memoize(obj)
+
+    dispatch[_Py2Str] = _save_py2str
+
+
+def _pickle_key_name(name):
+    """The class name as the original file's keys hold it (a Python 2 string) when latin-1 can encode it."""
+    try:
+        name.encode("latin1")
+    except UnicodeEncodeError:
+        return name
+    return _Py2Str(name)
+
+
 class PickleWriter(DatasetWriter):
     """RadioML 2016.10a layout. Frames are spooled to one raw file per (class, SNR) key in a temporary
-    folder; commit() pickles the dict one key at a time (memory: one key's array, not the dataset)."""
+    folder; commit() pickles the dict one key at a time (memory: one key's array, not the dataset).
+    Keys are (class, snr) with the class a Python 2 string and the SNR an int, as in the original file, so
+    that every ``encoding`` of ``pickle.load`` gives the same keys as the original's (docs/datasets.md)."""
 
     fmt = "pickle"
 
@@ -358,9 +453,10 @@ class PickleWriter(DatasetWriter):
             fh.close()
             items.append(((classes[remap[ci]], snr), _LazyArray(fname, (n, 2, self.frame_len))))
         items.sort(key=lambda kv: (classes.index(kv[0][0]), kv[0][1]))
+        items = [((_pickle_key_name(c), int(snr)), a) for (c, snr), a in items]
         tmp = self._tmp_name(self.path)
         with open(tmp, "wb") as f:
-            p = pickle.Pickler(f, protocol=4)
+            p = _Py2KeyPickler(f, protocol=4)
             p.fast = True   # no memo: each array is freed once written
             p.dump(dict(items))
         os.replace(tmp, self.path)
@@ -398,8 +494,10 @@ class SigmfWriter(DatasetWriter):
         classes, labels = self.labels()
         snrs = self.snrs()
         L = self.frame_len
+        fs = self.sample_rate
         glob = {
             "core:datatype": "cf32_le",
+            "core:sample_rate": fs,
             "core:description": f"gr-amc dataset: {self.n_frames} frames of {L} samples, "
                                        f"one annotation per frame (core:label = class, {SIGMF_SNR_KEY} = SNR)",
             "core:recorder": f"gr-amc {__version__}",
@@ -410,10 +508,12 @@ class SigmfWriter(DatasetWriter):
             "amc:gr_amc_version": __version__,
             "amc:frame_length": L,
         }
-        if self.sample_rate > 0:
-            glob["core:sample_rate"] = self.sample_rate
+        # no core:frequency (simulated baseband): the edges are relative to baseband; the frame's carrier
+        # offset and bandwidth are not known here, so an annotation spans the whole band
         annotations = [{"core:sample_start": int(i) * L,
                         "core:sample_count": L,
+                        "core:freq_lower_edge": -fs / 2,
+                        "core:freq_upper_edge": fs / 2,
                         "core:label": classes[int(lab)],
                         SIGMF_SNR_KEY: float(s)}
                        for i, (lab, s) in enumerate(zip(labels, snrs))]
@@ -442,10 +542,13 @@ class SigmfWriter(DatasetWriter):
 _WRITERS = {"hdf5": Hdf5Writer, "pickle": PickleWriter, "sigmf": SigmfWriter}
 
 
-def open_writer(path, fmt, frame_len, classes=(), config="", seed=0, sample_rate=0.0):
-    """A :class:`DatasetWriter` for ``fmt`` (one of FORMATS) writing ``path`` atomically on commit()."""
+def open_writer(path, fmt, frame_len, classes=(), config="", seed=0, sample_rate=0.0, total_frames=None):
+    """A :class:`DatasetWriter` for ``fmt`` (one of FORMATS) writing ``path`` atomically on commit().
+    ``sample_rate`` (Hz, 0: :data:`DEFAULT_SAMPLE_RATE`) and ``total_frames`` (None: not known): see
+    :class:`DatasetWriter`."""
     check_format(fmt)
-    return _WRITERS[fmt](path, frame_len, classes=classes, config=config, seed=seed, sample_rate=sample_rate)
+    return _WRITERS[fmt](path, frame_len, classes=classes, config=config, seed=seed, sample_rate=sample_rate,
+                         total_frames=total_frames)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -645,6 +748,8 @@ def load_dataset(path, fmt=None, classes=None):
     ``classes``: optional class list to express the labels in (e.g. a model's class order).
     Returns a :class:`Dataset`. Works on the original RadioML files too (classes then default to the
     contract lists: 24 columns -> RadioML 2018.01A order, pickles -> the classes present, 2016 order first).
+    An HDF5 file with a ``classes_present`` attribute (gr-amc writes one) gets that list as its classes, ``Y``'s
+    columns being the full list in ``classes``.
     Pickles are read with a restricted unpickler (numpy arrays and plain containers only). A file that
     is truncated or inconsistent (shapes, ``Y`` not one-hot, ``X``/``Y``/``Z`` lengths, SNRs not
     finite, labels outside the class list) raises ValueError naming the file and the dataset.
@@ -730,6 +835,23 @@ def _load_hdf5(path):
         classes = _default_classes(Y.shape[1])
     x = np.ascontiguousarray(X, dtype=np.float32).view(np.complex64)[..., 0]
     labels = np.argmax(Y, axis=1).astype(np.int64) if len(Y) else np.zeros(0, np.int64)
+    if "classes_present" in attrs:
+        # Y's columns are a full class list; the labels are expressed in the classes the file was written with
+        try:
+            present = check_classes(json.loads(attrs["classes_present"]), f"{path}: attribute 'classes_present'")
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: attribute 'classes_present' is not a JSON list of class names: {e}") from None
+        outside = [c for c in present if c not in classes]
+        if outside:
+            raise ValueError(f"{path}: attribute 'classes_present' lists {outside}, which are not among Y's "
+                             f"columns (attribute 'classes')")
+        table = np.array([present.index(c) if c in present else -1 for c in classes], np.int64)
+        labels = table[labels]
+        if np.any(labels < 0):
+            i = int(np.flatnonzero(labels < 0)[0])
+            raise ValueError(f"{path}: row {i} of Y is class {classes[int(np.argmax(Y[i]))]!r}, which is not in "
+                             f"the attribute 'classes_present' ({', '.join(present)})")
+        classes = present
     snrs = z.astype(np.int64)
     return Dataset(x, labels, snrs, list(classes), attrs)
 

@@ -10,14 +10,15 @@
   loudness) after every fourth word; soft-limited (tanh) to |a| < 1; starts at a random offset.
   About a third of it is silence (the pauses); with ``pauses=False`` the words follow each other
   without pauses (continuous speech, no silent stretches beyond the syllable envelopes' edges).
-* :class:`WavAudio` — a user's WAV file, mixed to mono, resampled to the audio rate, DC removed,
+* :class:`WavAudio` — a user's WAV file (:func:`load_wav`: integer PCM or float, plain or
+  WAVE_FORMAT_EXTENSIBLE), mixed to mono, resampled to the audio rate, DC removed,
   scaled to peak 1 and looped from a random start offset.
 
 Both produce fixed-size blocks of ``block`` samples at ``AUDIO_RATE``, so their output depends only
 on the seed (and file), never on the scheduler.
 """
 import os
-import wave
+import struct
 
 import numpy as np
 from scipy import signal
@@ -151,37 +152,48 @@ def measure_speech_power(seconds, seed, pauses=True):
     return acc / (nblocks * AUDIO_BLOCK)
 
 
+#: What :func:`load_wav` reads, for its error messages.
+WAV_FORMATS = ("uncompressed WAV: PCM 8-bit unsigned or 16/24/32-bit signed integer, or IEEE float 32/64-bit, "
+               "plain or WAVE_FORMAT_EXTENSIBLE, any rate, mono or multi-channel")
+
+
 def load_wav(path, rate=AUDIO_RATE):
-    """Read a PCM WAV file (8/16/24/32-bit integer, any channel count) as mono float64 at ``rate``,
-    mean removed, scaled to peak 1. Raises ValueError for a missing, unreadable or silent file."""
+    """Read a WAV file (see :data:`WAV_FORMATS`; read with ``scipy.io.wavfile``) as mono float64 at ``rate``:
+    channels averaged, resampled, mean removed, scaled to peak 1. Raises ValueError naming the file for a
+    missing, unreadable, compressed, empty, non-finite, silent or too short file."""
+    import warnings
+    from scipy.io import wavfile
     if not isinstance(path, str) or not path:
         raise ValueError(f"audio_file: expected a path to a WAV file, got {path!r}")
     if not os.path.isfile(path):
         raise ValueError(f"audio_file: no such file: {path!r}")
     try:
-        with wave.open(path, "rb") as w:
-            nch, width, fs, nfr = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
-            raw = w.readframes(nfr)
-    except (wave.Error, EOFError, OSError) as e:
-        raise ValueError(f"audio_file: {path!r} is not a readable PCM WAV file ({e}); "
-                         "allowed: uncompressed PCM WAV, 8/16/24/32-bit, any rate, mono or multi-channel")
-    if nfr == 0 or len(raw) < nch * width:
-        raise ValueError(f"audio_file: {path!r} holds no audio samples")
-    if width == 1:
-        x = np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0
-    elif width == 2:
-        x = np.frombuffer(raw, dtype="<i2").astype(np.float64)
-    elif width == 3:
-        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        x = np.where(v >= 1 << 23, v - (1 << 24), v).astype(np.float64)
-    elif width == 4:
-        x = np.frombuffer(raw, dtype="<i4").astype(np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)   # extra chunks (LIST, fact...) are skipped
+            fs, data = wavfile.read(path)
+    except (ValueError, EOFError, OSError, struct.error, IndexError) as e:
+        raise ValueError(f"audio_file: {path!r} is not a readable WAV file ({type(e).__name__}: {e}); "
+                         f"allowed: {WAV_FORMATS}") from None
+    data = np.asarray(data)
+    if data.dtype.kind == "u" and data.dtype.itemsize == 1:
+        x = data.astype(np.float64) - 128.0
+    elif data.dtype.kind == "i":
+        x = data.astype(np.float64)            # scipy left-justifies 24-bit samples in int32
+    elif data.dtype.kind == "f":
+        x = data.astype(np.float64)
     else:
-        raise ValueError(f"audio_file: {path!r} has {8 * width}-bit samples; allowed: 8, 16, 24, 32-bit PCM")
-    x = x[: (len(x) // nch) * nch].reshape(-1, nch).mean(axis=1)
+        raise ValueError(f"audio_file: {path!r} holds {data.dtype} samples; allowed: {WAV_FORMATS}")
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if x.ndim != 1 or len(x) == 0:
+        raise ValueError(f"audio_file: {path!r} holds no audio samples")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"audio_file: {path!r} holds {int(np.sum(~np.isfinite(x)))} non-finite (NaN or "
+                         f"infinite) sample(s)")
     if fs <= 0:
         raise ValueError(f"audio_file: {path!r} has an invalid sample rate {fs}")
+    if np.all(x == x[0]):      # before resampling, whose edge transients would make a constant look like audio
+        raise ValueError(f"audio_file: {path!r} is silent (all samples equal)")
     g = np.gcd(int(rate), int(fs))
     up, down = int(rate) // g, int(fs) // g
     if up != 1 or down != 1:

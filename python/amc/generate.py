@@ -208,14 +208,26 @@ def _run_pool(pending, workers, progress, shards_done, shards_total):
         signal.signal(signal.SIGTERM, old)
 
 
+def sample_rate(cfg):
+    """The generator's sample rate in Hz: the channel's ``samp_rate`` (the channel preset's unless the config
+    overrides it)."""
+    from .dsp_channel import PRESETS
+    channel = cfg.get("channel") or {}
+    rate = channel.get("samp_rate")
+    if rate is None:
+        rate = PRESETS[channel.get("preset", "rml2018")]["samp_rate"]
+    return float(rate)
+
+
 def merge_shards(jobs, cfg, out, quiet=False):
-    """Concatenate the shard files, in job order, into ``out`` in cfg['format'] (atomically)."""
+    """Concatenate the shard files, in job order, into ``out`` in cfg['format'] (atomically). Each shard's
+    ``Y`` is decoded against that shard's own ``classes`` attribute (its columns)."""
     import h5py
     import numpy as np
     from . import datasets
-    classes = cfg["classes"]
-    w = datasets.open_writer(out, cfg["format"], cfg["frame_length"], classes=classes,
-                             config=dataset_config_json(cfg), seed=cfg["seed"])
+    w = datasets.open_writer(out, cfg["format"], cfg["frame_length"], classes=cfg["classes"],
+                             config=dataset_config_json(cfg), seed=cfg["seed"], sample_rate=sample_rate(cfg),
+                             total_frames=sum(j["n"] for j in jobs))
     try:
         step = 4096
         for job in jobs:
@@ -224,9 +236,13 @@ def merge_shards(jobs, cfg, out, quiet=False):
                 if X.shape[0] != job["n"]:
                     raise CliError(f"shard file {job['path']} holds {X.shape[0]} frames, expected {job['n']}; "
                                    f"delete it and rerun")
+                columns = json.loads(f.attrs["classes"])
+                if Y.shape[1] != len(columns):
+                    raise CliError(f"shard file {job['path']}: Y has {Y.shape[1]} columns but its 'classes' "
+                                   f"attribute lists {len(columns)}; delete it and rerun")
                 for s in range(0, X.shape[0], step):
                     x = np.ascontiguousarray(X[s:s + step], dtype=np.float32).view(np.complex64)[..., 0]
-                    lab = [classes[i] for i in np.argmax(Y[s:s + step], axis=1)]
+                    lab = [columns[i] for i in np.argmax(Y[s:s + step], axis=1)]
                     w.append(x, lab, Z[s:s + step, 0])
         return w.commit()
     except BaseException:

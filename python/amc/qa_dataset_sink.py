@@ -20,7 +20,7 @@ import pmt
 from gnuradio import blocks, gr, gr_unittest
 
 from gnuradio import amc
-from gnuradio.amc import datasets
+from gnuradio.amc import contract, datasets
 
 L = 8
 N = 20
@@ -90,23 +90,64 @@ class qa_dataset_sink(gr_unittest.TestCase):
         with h5py.File(path, "r") as f:
             self.assertEqual(sorted(f.keys()), ["X", "Y", "Z"])
             self.assertEqual((f["X"].dtype, f["X"].shape), (np.dtype("<f4"), (17, L, 2)))
-            self.assertEqual((f["Y"].dtype, f["Y"].shape), (np.dtype("<i8"), (17, 3)))
+            # Y is one-hot over the full RadioML 2018.01A list (the classes all come from it)
+            self.assertEqual((f["Y"].dtype, f["Y"].shape), (np.dtype("<i8"), (17, 24)))
             self.assertEqual((f["Z"].dtype, f["Z"].shape), (np.dtype("<i8"), (17, 1)))
             np.testing.assert_array_equal(f["X"][:, :, 0], x.real)
             np.testing.assert_array_equal(f["X"][:, :, 1], x.imag)
-            cols = {"QPSK": 0, "BPSK": 1}
-            y = np.zeros((17, 3), np.int64)
+            cols = {"BPSK": 3, "QPSK": 4}
+            y = np.zeros((17, 24), np.int64)
             y[np.arange(17), [cols[c] for c in EXPECTED_LABELS]] = 1
             np.testing.assert_array_equal(f["Y"][...], y)
             np.testing.assert_array_equal(f["Z"][:, 0], EXPECTED_SNRS)
-            self.assertEqual(json.loads(f.attrs["classes"]), ["QPSK", "BPSK", "8PSK"])
+            self.assertEqual(json.loads(f.attrs["classes"]), list(contract.CLASSES_2018))
+            self.assertEqual(json.loads(f.attrs["classes_present"]), ["QPSK", "BPSK", "8PSK"])
+            # no num_frames: a resizable X in chunks of 32 frames
+            self.assertEqual((f["X"].chunks, f["X"].maxshape), ((32, L, 2), (None, L, 2)))
             self.assertEqual(json.loads(f.attrs["config"]), {"k": 1})
             self.assertEqual(int(f.attrs["seed"]), 42)
             self.assertEqual(f.attrs["gr_amc_version"], amc.__version__)
         ds = datasets.load_dataset(path)
         np.testing.assert_array_equal(ds.x, x)
-        self.assertEqual([ds.classes[i] for i in ds.labels], EXPECTED_LABELS)
+        self.assertEqual(ds.classes, ["QPSK", "BPSK", "8PSK"])                # the classes it was written with
+        self.assertEqual(ds.labels.tolist(), [{"QPSK": 0, "BPSK": 1}[c] for c in EXPECTED_LABELS])
         self.assertEqual(ds.snrs.tolist(), EXPECTED_SNRS)
+
+    def test_hdf5_columns(self):
+        # 2016.10a-only classes: the 11-class list; classes of neither list: the classes given, in their order
+        for classes, columns in ((["QAM16", "WBFM"], list(contract.CLASSES_2016)),
+                                 (["QPSK", "BPSK"], list(contract.CLASSES_2018)),
+                                 (["WBFM", "OOK"], ["WBFM", "OOK"])):
+            with self.subTest(classes=classes):
+                path = self.p("c.h5")
+                frames = make_frames(4)
+                tags = [tag(0, "amc:truth", classes[0]), tag(0, "amc:snr_db", 0), tag(2, "amc:truth", classes[1])]
+                snk = run_sink(path, frames=frames, tags=tags, classes=classes)
+                self.assertTrue(snk.committed(), snk.error())
+                with h5py.File(path, "r") as f:
+                    self.assertEqual(json.loads(f.attrs["classes"]), columns)
+                    self.assertEqual(json.loads(f.attrs["classes_present"]), classes)
+                    want = np.zeros((4, len(columns)), np.int64)
+                    want[[0, 1, 2, 3], [columns.index(classes[k]) for k in (0, 0, 1, 1)]] = 1
+                    np.testing.assert_array_equal(f["Y"][...], want)
+                ds = datasets.load_dataset(path)
+                self.assertEqual(ds.classes, classes)
+                self.assertEqual(ds.labels.tolist(), [0, 0, 1, 1])
+                os.remove(path)
+
+    def test_hdf5_contiguous_with_num_frames(self):
+        # num_frames known: X and Z are contiguous, fixed-shape (the original RadioML 2018.01A layout)
+        path = self.p("d.h5")
+        frames = make_frames(5)
+        snk = run_sink(path, frames=frames, tags=[tag(0, "amc:truth", "BPSK"), tag(0, "amc:snr_db", 2)],
+                       repeat=True, num_frames=13, max_noutput=3)
+        self.assertTrue(snk.committed(), snk.error())
+        with h5py.File(path, "r") as f:
+            for k in ("X", "Y", "Z"):
+                self.assertIsNone(f[k].chunks, k)
+            self.assertEqual((f["X"].shape, f["X"].maxshape), ((13, L, 2), (13, L, 2)))
+            np.testing.assert_array_equal(f["X"][...].view(np.complex64)[..., 0], frames[np.arange(13) % 5])
+            np.testing.assert_array_equal(f["Z"][:, 0], [2] * 13)
 
     def test_pickle_exact_contents(self):
         path = self.p("d.pkl")
@@ -147,10 +188,23 @@ class qa_dataset_sink(gr_unittest.TestCase):
         self.assertEqual({a["core:sample_count"] for a in ann}, {L})
         self.assertEqual([a["core:label"] for a in ann], EXPECTED_LABELS)
         self.assertEqual([a["amc:snr_db"] for a in ann], EXPECTED_SNRS)
+        self.assertEqual({(a["core:freq_lower_edge"], a["core:freq_upper_edge"]) for a in ann}, {(-100e3, 100e3)})
         ds = datasets.load_dataset(self.p("rec.sigmf-meta"))
         np.testing.assert_array_equal(ds.x, x)
         self.assertEqual([ds.classes[i] for i in ds.labels], EXPECTED_LABELS)
         self.assertEqual(ds.snrs.tolist(), EXPECTED_SNRS)
+
+    def test_sigmf_default_sample_rate(self):
+        # sample_rate=0: the generator's nominal 200 kS/s is written, and the edges follow it
+        path = self.p("rec")
+        snk = run_sink(path, "sigmf", classes=["BPSK", "QPSK"])
+        self.assertTrue(snk.committed(), snk.error())
+        with open(self.p("rec.sigmf-meta")) as f:
+            meta = json.load(f)
+        self.assertEqual(meta["global"]["core:sample_rate"], 200e3)
+        self.assertEqual(meta["captures"], [{"core:sample_start": 0}])
+        self.assertEqual({(a["core:freq_lower_edge"], a["core:freq_upper_edge"]) for a in meta["annotations"]},
+                         {(-100e3, 100e3)})
 
     def test_discovered_classes(self):
         # classes=(): the classes seen, in the contract order (BPSK before QPSK in RadioML 2018.01A)
