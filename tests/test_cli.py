@@ -2,6 +2,9 @@
 """The gr-amc command line: help lists every option with its default; errors are messages, not tracebacks."""
 import argparse
 
+import pytest
+from conftest import run_cli
+
 from gnuradio.amc import cli
 
 
@@ -42,3 +45,15 @@ def test_user_errors_are_messages(cli, tmp_path):
     assert p.returncode != 0 and "Traceback" not in p.stderr and "missing.h5" in p.stderr
     p = cli("evaluate", str(tmp_path / "missing.h5"), "-m", "amc-default")
     assert p.returncode != 0 and "Traceback" not in p.stderr and "missing.h5" in p.stderr
+
+
+@pytest.mark.parametrize("cmd, required", [("generate", []), ("train", ["-m", "cnn1", "-o", "x.onnx"]),
+                                           ("evaluate", ["-m", "x.onnx"]), ("variant", ["x.onnx", "-o", "y.onnx", "--fp16"]),
+                                           ("demo", [])])
+def test_option_typos_and_abbreviations_name_the_subcommand(cmd, required):
+    """No silent abbreviations: a shortened option is an unknown one, reported with the subcommand's own usage."""
+    for bad in ("--bogus", "--ou"):
+        p = run_cli(cmd, *required, bad, "x")
+        assert p.returncode == 2
+        assert f"usage: gr-amc {cmd}" in p.stderr and f"gr-amc {cmd}: error:" in p.stderr, p.stderr
+        assert bad in p.stderr

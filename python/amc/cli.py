@@ -47,13 +47,13 @@ class CliError(Exception):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="gr-amc", description="gr-amc: automatic modulation classification for GNU Radio.",
-        formatter_class=_HelpFormatter)
+        formatter_class=_HelpFormatter, allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"gr-amc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in SUBCOMMANDS.items():
         mod = importlib.import_module(f".{module}", __package__)
         # a module may say what its unset options mean (e.g. generate: "from the preset or --config")
-        p = sub.add_parser(name, help=help_, description=help_,
+        p = sub.add_parser(name, help=help_, description=help_, allow_abbrev=False,
                            formatter_class=_formatter(getattr(mod, "HELP_UNSET", "none")))
         mod.configure_parser(p)
         p.set_defaults(_module=mod)
@@ -62,7 +62,11 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:   # an unknown option of a subcommand: that subcommand's usage and name, not the top level's
+        sub = parser._subparsers._group_actions[0].choices.get(getattr(args, "command", None)) \
+            if parser._subparsers else None
+        (sub or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
