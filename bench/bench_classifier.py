@@ -113,12 +113,12 @@ def block_rate(model, n_samples, sink, max_batch, threads):
     head = blocks.head(gr.sizeof_gr_complex, n_samples)
     blk = (amc.classifier_sink if sink else amc.classifier)(model, max_batch=max_batch, threads=threads)
     batches = []
-    run = blk._runner._run
+    run = blk._runner.run
 
     def counting_run(x):
         batches.append(x.shape[0])
         return run(x)
-    blk._runner._run = counting_run
+    blk._runner.run = counting_run
     if sink:
         tb.connect(src, head, blk)
     else:

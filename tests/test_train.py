@@ -182,8 +182,8 @@ def test_init_weights_from_an_exported_onnx_file(tiny, tmp_path):
     assert "trained on 'rms'-normalized frames, this run uses 'peak'; give --normalization rms" in refused(
         "-m", "cnn1", "--normalization", "peak", "--init-weights", tmp_path / "base.onnx")
     # a shipped model by name: 24 classes of 1024 samples do not fit this 3-class, 64-sample data set
-    assert "is model 'mnv4s', 24 classes, frame length 1024" in refused("-m", "mnv4s", "--init-weights",
-                                                                        "amc-default")
+    assert "is model 'rn1d', 24 classes, frame length 1024" in refused("-m", "rn1d", "--init-weights",
+                                                                       "amc-default")
     assert "not found" in refused("-m", "cnn1", "--init-weights", tmp_path / "missing.onnx")
     from gnuradio.amc import quantize
     quantize.quantize_file(str(tmp_path / "base.onnx"), str(tmp_path / "base-int8.onnx"), calib_inputs=x[:32])
@@ -463,7 +463,8 @@ def test_shipped_models_carry_the_contract(name, classes, frame_length):
     path = paths.resolve_model(name)
     _, meta = evaluate.read_contract(path)
     assert meta[contract.META_CLASSES] == list(classes) and meta[contract.META_FRAME_LENGTH] == frame_length
-    assert meta[contract.META_NORMALIZATION] == "rms" and meta[contract.META_OUTPUT] == "logits"
+    assert meta[contract.META_NORMALIZATION] == ("l1" if name == "amc-gru" else "rms")
+    assert meta[contract.META_OUTPUT] == "logits"
     rep, layout = models.model_spec(meta[contract.META_MODEL])
     assert (meta[contract.META_REPRESENTATION], meta[contract.META_INPUT_LAYOUT]) == (rep, layout)
     z = np.exp(2j * np.pi * 0.01 * np.arange(2 * frame_length)).reshape(2, frame_length).astype(np.complex64)
@@ -471,8 +472,10 @@ def test_shipped_models_carry_the_contract(name, classes, frame_length):
     assert onnx_predict(path, contract.to_model_input(z, rep, layout)).shape == (2, len(classes))
     if name == "amc-gru":
         assert os.path.getsize(path) <= 73_500
-    # the default and its int8 twin ship as 4-rotation ensembles (docs/models.md); the GRU as the bare network
-    assert meta.get(contract.META_ROTATIONS) == (None if name == "amc-gru" else "4")
+    # trained on the fly on the receiver-like presets (docs/models.md), shipped as bare networks
+    assert meta[contract.META_MODEL] == ("gru" if name == "amc-gru" else "rn1d")
+    assert meta["amc.dataset"] == ("wild2016" if name == "amc-gru" else "wild")
+    assert meta.get(contract.META_ROTATIONS) is None
 
 
 @pytest.mark.parametrize("name", models.MODEL_NAMES)
