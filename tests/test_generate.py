@@ -191,3 +191,34 @@ def test_presets_are_valid():
     assert (a18["classes"], a18["snrs"], a18["frames_per_class_snr"], a18["frame_length"], a18["format"],
             a18["normalization"], a18["channel"]["preset"]) == (
         list(contract.CLASSES_2018), list(range(-20, 32, 2)), 4096, 1024, "hdf5", "rms", "rml2018")
+
+
+def test_complete_output_with_leftover_parts_and_merge_temps(tmp_path):
+    """A run stopped after its final rename but before it removed OUT.parts: the same command recognizes the
+    complete output, removes the parts folder and exits 0, leaving the file as it was.  What a merge killed
+    before its rename leaves beside the output (the writers' .tmp files and .tmpdir folders) is removed by the
+    next run; other files of the folder are not touched."""
+    cfg = write_config(tmp_path)
+    out = tmp_path / "c.h5"
+    args = ["generate", "--config", cfg, "--out", out, "--workers", 1, "--quiet"]
+    run_cli(*args, "--keep-parts", check=True, timeout=300)
+    before = out.read_bytes()
+    assert (tmp_path / "c.h5.parts").is_dir()
+    stale_file, stale_dir = tmp_path / "c.h5.ab12CD_9.tmp", tmp_path / "c.h5.zz99yy88.tmpdir"
+    stale_file.write_bytes(b"half a merge")
+    stale_dir.mkdir()
+    (stale_dir / "spool.npy").write_bytes(b"x")
+    unrelated = tmp_path / "c.h5.notes.txt"
+    unrelated.write_text("mine")
+    p = run_cli(*args)
+    assert p.returncode == 0, p.stderr
+    assert "is complete" in p.stderr and "removed it" in p.stderr
+    assert not (tmp_path / "c.h5.parts").exists() and out.read_bytes() == before
+    assert not stale_file.exists() and not stale_dir.exists() and unrelated.read_text() == "mine"
+    # without a parts folder of the same config, an existing output is still refused
+    p = run_cli(*args)
+    assert p.returncode == 2 and "already exists; use --overwrite" in p.stderr
+    # a merge killed before its rename: the temporaries go when the run is repeated (here with --overwrite)
+    stale_file.write_bytes(b"half a merge")
+    run_cli(*args, "--overwrite", check=True, timeout=300)
+    assert not stale_file.exists() and out.read_bytes() == before

@@ -250,6 +250,35 @@ def merge_shards(jobs, cfg, out, quiet=False):
         raise
 
 
+def _parts_config(cfg_file):
+    """The config a parts folder was made for, or None when its config.json is missing or unreadable."""
+    try:
+        with open(cfg_file) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _clean_merge_temps(finals):
+    """Remove what a merge killed before its final rename left beside the output: the dataset writers' temporary
+    files and folders, named <output name>.<8 random characters>.tmp / .tmpdir (datasets.py)."""
+    import re
+    import shutil
+    for final in finals:
+        folder, base = os.path.split(os.path.abspath(final))
+        pattern = re.compile(re.escape(base) + r"\.[A-Za-z0-9_]{8}\.tmp(dir)?$")
+        for name in os.listdir(folder):
+            if pattern.match(name):
+                p = os.path.join(folder, name)
+                if os.path.isdir(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    try:
+                        os.remove(p)
+                    except FileNotFoundError:
+                        pass
+
+
 def _clean_stale(parts_dir):
     for f in os.listdir(parts_dir):
         if f.endswith((".tmp", ".tmpdir")):
@@ -284,18 +313,26 @@ def run(args):
               f"= {total} frames of {cfg['frame_length']} samples in {len(jobs)} shards -> {out} ({cfg['format']})")
         return 0
     check_blocks(cfg, where)
-    existing = [f for f in finals if os.path.exists(f)]
-    if existing and not args.overwrite:
-        raise CliError(f"output {existing[0]!r} already exists; use --overwrite to replace it")
-
     cfg_json = dataset_config_json(cfg)
     cfg_file = os.path.join(parts_dir, "config.json")
+    old = _parts_config(cfg_file) if os.path.isdir(parts_dir) else None
+    existing = [f for f in finals if os.path.exists(f)]
+    if existing and not args.overwrite:
+        if len(existing) == len(finals) and old == json.loads(cfg_json):
+            # a run of this config merged and renamed its output (the rename is the last, atomic step) and was
+            # stopped before it removed its parts folder: the output is complete
+            if not args.keep_parts:
+                import shutil
+                shutil.rmtree(parts_dir, ignore_errors=True)
+            _clean_merge_temps(finals)
+            print(f"gr-amc generate: {', '.join(finals)} is complete (an earlier run of this config was stopped "
+                  f"before it removed {parts_dir}" + ("" if args.keep_parts else "; removed it") + ")",
+                  file=sys.stderr)
+            return 0
+        raise CliError(f"output {existing[0]!r} already exists; use --overwrite to replace it")
+    _clean_merge_temps(finals)
+
     if os.path.isdir(parts_dir):
-        try:
-            with open(cfg_file) as f:
-                old = json.load(f)
-        except (OSError, ValueError):
-            old = None
         if old != json.loads(cfg_json):
             if not args.overwrite:
                 diff = sorted(k for k in set(old or {}) | set(cfg) if (old or {}).get(k) != cfg.get(k))
