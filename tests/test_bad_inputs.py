@@ -595,3 +595,66 @@ def test_each_command_reports_the_shared_message(tmp_path):
     for cmd, p in runs.items():
         assert p.returncode == 2, (cmd, p.stdout, p.stderr)
         assert str(block.value) in p.stderr and "Traceback" not in p.stderr, (cmd, p.stderr)
+
+
+# --- a bounded, seeded fuzz of the kernels' bindings ----------------------------------------------------------
+
+def _fuzz_signal(rng, n):
+    kind = rng.integers(6)
+    x = (rng.standard_normal(n) + 1j * rng.standard_normal(n)) * 10.0 ** rng.uniform(-45, 38)
+    if kind == 1 and n:
+        x[rng.integers(n, size=max(1, n // 10))] = rng.choice([np.nan, np.inf, -np.inf])
+    elif kind == 2:
+        x[:] = 0
+    elif kind == 3:
+        x = x * 1e-40                                   # denormal in complex64
+    x = x.astype(rng.choice([np.complex64, np.complex128]))
+    return x[::2] if kind == 4 else x                   # a strided view
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")   # complex128 near 1e38
+def test_kernel_bindings_fuzz():
+    """3,000 seeded calls of frame_signal and normalize_frames with random lengths, frame lengths and hops (in
+    and beyond the limits, negative, zero), random levels (denormal to near float32's top), NaN/Inf and strided
+    arrays: every call returns the reference result or raises ValueError/TypeError naming the parameter, never
+    crashes the interpreter; no NaN/Inf ever leaves normalize_frames."""
+    rng = np.random.default_rng(2026)
+    limits = [-5, 0, 1, 2, 7, 64, 1024, amc.MAX_FRAME_LEN, amc.MAX_FRAME_LEN + 1, 1 << 31, 1 << 40]
+    outcomes = {"ok": 0, "refused": 0}
+    for _ in range(1500):
+        x = _fuzz_signal(rng, int(rng.integers(0, 3000)))
+        L = int(rng.choice(limits)) if rng.random() < 0.3 else int(rng.integers(1, 300))
+        hop = int(rng.choice(limits + [amc.MAX_HOP, amc.MAX_HOP + 1])) if rng.random() < 0.3 \
+            else int(rng.integers(1, 300))
+        try:
+            fr = np.asarray(amc.frame_signal(x, L, hop))
+        except (ValueError, TypeError) as e:
+            assert re.search(r"frame_len|hop|x must", str(e)), str(e)
+            assert L < 1 or hop < 1 or L > amc.MAX_FRAME_LEN or hop > amc.MAX_HOP, (L, hop, str(e))
+            outcomes["refused"] += 1
+            continue
+        k = 0 if len(x) < L else (len(x) - L) // hop + 1
+        assert fr.shape == (k, L)
+        if k:
+            ref = np.stack([x[i * hop:i * hop + L] for i in range(k)]).astype(np.complex64)
+            np.testing.assert_array_equal(fr, ref)
+        outcomes["ok"] += 1
+    for _ in range(1500):
+        n, L = int(rng.integers(0, 20)), int(rng.integers(1, 400))
+        frames = _fuzz_signal(rng, 2 * n * L)[:n * L].reshape(n, L)
+        mode = str(rng.choice(list(MODES) + ["power", ""]))
+        try:
+            y, status = amc.normalize_frames(frames, mode)
+        except (ValueError, TypeError) as e:
+            assert mode not in MODES and "normalization mode" in str(e), (mode, str(e))
+            outcomes["refused"] += 1
+            continue
+        y, status = np.asarray(y), np.asarray(status)
+        assert y.shape == frames.shape and status.shape == (n,) and set(status.tolist()) <= {0, 1, 2}
+        assert np.all(np.isfinite(y))
+        ok = status == 0
+        if mode == "rms" and ok.any():
+            np.testing.assert_allclose(np.sqrt(np.mean(np.abs(y[ok]) ** 2, axis=1)), 1.0, rtol=1e-3)
+        assert np.all(y[~ok] == 0)
+        outcomes["ok"] += 1
+    assert outcomes["ok"] > 1500 and outcomes["refused"] > 300, outcomes
