@@ -11,8 +11,8 @@
 #   MINUTES    training budget in minutes (default 8: a lent machine allows ~10 minutes per command)
 #   EPOCHS, DECAY, FRAMES, BATCH, LR   the wsd schedule (defaults 40, 8, 131072, 512, 2e-3)
 #   WORKERS    DataLoader processes that generate (default: cores - 2), DEVICE cuda|cpu (default: cuda when
-#              torch sees one), PYTHON (default python3), RESUME a checkpoint to continue (e.g. the committed
-#              checkpoints/amc-default.stable.ckpt)
+#              torch sees one), PYTHON (default python3), RESUME a checkpoint to continue (e.g. the
+#              MODEL.stable.ckpt of an earlier run, or the committed checkpoints/amc-gru.stable.ckpt with MODEL=gru)
 # Needs numpy, scipy, torch; onnx and onnxruntime for the ONNX file (without them the run still leaves its
 # checkpoint, and `gr-amc train ... --resume --checkpoint MODEL.ckpt` with the same options exports it here).
 # Only the pure-Python part of gnuradio.amc is used: it is copied into a temporary package, so neither GNU Radio

@@ -14,8 +14,8 @@
 # --epochs 84 --decay-epochs 16 (GRU); session 2 continued their constant-rate phase from the checkpoint of its
 # last epoch (MODEL.onnx.stable.ckpt, epochs 58 and 68) with the commands below and --resume.  The constant-rate
 # phase does not depend on --epochs, so one uninterrupted run of the commands below is the same schedule.  To
-# continue it in a later session from the committed checkpoints (checkpoints/, docs/models.md "Continuing the
-# schedule"): copy checkpoints/NAME.stable.ckpt to OUT_DIR/NAME.onnx.ckpt, raise --epochs and add --resume.
+# continue the GRU in a later session from the committed checkpoint (docs/models.md "Continuing the schedule"):
+# copy checkpoints/amc-gru.stable.ckpt to OUT_DIR/amc-gru.onnx.ckpt, raise --epochs and add --resume.
 # A re-run gives a model of the same training, not the same bytes (thread scheduling).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,6 +62,5 @@ $GRAMC evaluate --sweep timing sps --sweep-frames 256 -m amc-default.onnx amc-de
 if [ "${SHIP:-0}" = 1 ]; then
   cp amc-default.onnx amc-default-int8.onnx amc-gru.onnx "$here/gr-amc/models/"
   mkdir -p "$here/checkpoints"
-  cp amc-default.onnx.stable.ckpt "$here/checkpoints/amc-default.stable.ckpt"
   cp amc-gru.onnx.stable.ckpt "$here/checkpoints/amc-gru.stable.ckpt"
 fi

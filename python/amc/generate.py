@@ -259,38 +259,32 @@ def _parts_config(cfg_file):
         return None
 
 
-def _clean_merge_temps(finals):
-    """Remove what a merge killed before its final rename left beside the output: the dataset writers' temporary
-    files and folders, named <output name>.<8 random characters>.tmp / .tmpdir (datasets.py)."""
-    import re
+def _remove_temporaries(folder, match):
+    """Remove the files and folders in `folder` whose names `match` accepts (leftovers of a killed run)."""
     import shutil
-    for final in finals:
-        folder, base = os.path.split(os.path.abspath(final))
-        pattern = re.compile(re.escape(base) + r"\.[A-Za-z0-9_]{8}\.tmp(dir)?$")
-        for name in os.listdir(folder):
-            if pattern.match(name):
-                p = os.path.join(folder, name)
-                if os.path.isdir(p):
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    try:
-                        os.remove(p)
-                    except FileNotFoundError:
-                        pass
-
-
-def _clean_stale(parts_dir):
-    for f in os.listdir(parts_dir):
-        if f.endswith((".tmp", ".tmpdir")):
-            p = os.path.join(parts_dir, f)
+    for name in os.listdir(folder):
+        if match(name):
+            p = os.path.join(folder, name)
             if os.path.isdir(p):
-                import shutil
                 shutil.rmtree(p, ignore_errors=True)
             else:
                 try:
                     os.remove(p)
                 except FileNotFoundError:
                     pass
+
+
+def _clean_merge_temps(finals):
+    """Remove what a merge killed before its final rename left beside the output: the dataset writers' temporary
+    files and folders, named <output name>.<8 random characters>.tmp / .tmpdir (datasets.py)."""
+    import re
+    for final in finals:
+        folder, base = os.path.split(os.path.abspath(final))
+        _remove_temporaries(folder, re.compile(re.escape(base) + r"\.[A-Za-z0-9_]{8}\.tmp(dir)?$").match)
+
+
+def _clean_stale(parts_dir):
+    _remove_temporaries(parts_dir, lambda name: name.endswith((".tmp", ".tmpdir")))
 
 
 def run(args):
