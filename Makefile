@@ -83,7 +83,7 @@ uninstall:
 
 # --- the two commands --------------------------------------------------------------------------------
 demo: build
-	@$(RUNPY) -m gnuradio.amc.cli demo --out $(ROOT)/out/demo
+	@$(RUNPY) -m gnuradio.amc.cli demo --output $(ROOT)/out/demo
 
 test: build
 	@echo "==> C++ and Python QA (ctest)"

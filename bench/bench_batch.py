@@ -13,7 +13,7 @@ import statistics
 import tempfile
 import time
 
-from gnuradio.amc import batch, dataset_config, generate
+from gnuradio.amc import batch, dataset_config, generation
 
 
 def main():
@@ -34,7 +34,7 @@ def main():
                     batch.shard_frames(j)
                 else:
                     j = dict(j, path=os.path.join(tmp, f"{r}_{j['index']}.h5"))
-                    generate.run_shard(j)
+                    generation.run_shard(j)
             n = sum(j["n"] for j in jobs)
             res[name][0].append(n / (time.process_time() - c0))
             res[name][1].append(n / (time.perf_counter() - w0))

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Benchmark of amc.classifier (issue 4).
+"""Benchmark of amc.classifier .
 
 1. Throughput: vector source (noise, repeating) -> head -> amc.classifier -> null sink (and the
    same with amc.classifier_sink), in frames/s and Msps, against bare InferenceSession.run on the
@@ -33,6 +33,9 @@ import pmt
 from gnuradio import amc, blocks, gr
 
 from gnuradio.amc import contract
+from gnuradio.amc.training import zoo
+from gnuradio.amc import fileio
+from gnuradio.amc.training.export import contract_metadata, export_onnx
 
 
 def make_cnn(path, frame_len=1024, classes=contract.CLASSES_2018):
@@ -69,19 +72,18 @@ def make_cnn_subprocess(path):
 
 
 def make_zoo(name, path, frame_len=1024, classes=contract.CLASSES_2018):
-    """An untrained model of the zoo (python/amc/models.py), exported as `gr-amc train` exports it:
+    """An untrained model of the zoo (python/amc/zoo.py), exported as `gr-amc train` exports it:
     the same graph, hence the same inference cost, as a trained one."""
     import torch
-    from gnuradio.amc import models, train
     torch.manual_seed(0)
-    net = models.build(name, len(classes), frame_len).eval()
-    rep, layout = models.model_spec(name)
+    net = zoo.build(name, len(classes), frame_len).eval()
+    rep, layout = zoo.model_spec(name)
     x = contract.to_model_input(np.ones((2, frame_len), np.complex64), rep, layout)
-    meta = train.contract_metadata(name, classes, frame_len)
+    meta = contract_metadata(name, classes, frame_len)
     meta[contract.META_MODEL] = f"{name} (untrained)"
-    blob, _ = train.export_onnx(net, x, meta)
-    train.atomic_write_bytes(blob, path)
-    return path, models.count_parameters(net)
+    blob, _ = export_onnx(net, x, meta)
+    fileio.atomic_write_bytes(blob, path)
+    return path, zoo.count_parameters(net)
 
 
 def make_zoo_subprocess(name, path):

@@ -123,7 +123,7 @@ def bench_gr_amc(n, snrs, workers, keep):
     tmp = tempfile.mkdtemp(prefix="bench_generate_")
     out = os.path.join(tmp, "rml2018a.h5")
     cmd = [sys.executable, "-m", "gnuradio.amc.cli", "generate", "--preset", "rml2018a", "-n", str(n),
-           f"--snrs={snrs}", "--workers", str(workers), "--out", out, "--quiet"]
+           f"--snrs={snrs}", "--workers", str(workers), "--output", out, "--quiet"]
     log("==> gr-amc: " + " ".join(cmd[1:]))
     p, wall, cpu = timed(cmd, env)
     if p.returncode:
@@ -137,7 +137,7 @@ def bench_gr_amc(n, snrs, workers, keep):
     else:
         shutil.rmtree(tmp)
     return {"frames": frames, "wall_s": wall, "cpu_s": cpu, "X_shape": list(shape), "bytes": size,
-            "command": "gr-amc " + " ".join(cmd[3:-3] + ["--out", "FILE.h5"])}
+            "command": "gr-amc " + " ".join(cmd[3:-3] + ["--output", "FILE.h5"])}
 
 
 def bench_torchsig(n):

@@ -35,7 +35,7 @@ def main():
         for i, r in enumerate(log, 1):
             print(f"kill {i:2d}: after {r['delay']:.2f} s, {r['shards_done']} shards done"
                   + (" (the run had already ended)" if r["ended"] else ""))
-        subprocess.run([sys.executable, "-m", "gnuradio.amc.cli", "generate", "--config", path, "--out", ref,
+        subprocess.run([sys.executable, "-m", "gnuradio.amc.cli", "generate", "--config", path, "--output", ref,
                         "--workers", str(args.workers), "--quiet"], check=True)
         same = open(out, "rb").read() == open(ref, "rb").read()
         left = sorted(set(os.listdir(d)) - {"k.yml", "k.h5", "ref.h5"})

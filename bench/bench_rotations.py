@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Benchmark: what a rotation ensemble costs in the classifier block (issue 5).
+"""Benchmark: what a rotation ensemble costs in the classifier block .
 
 The shipped amc-default is a 4-rotation ensemble of its network (`gr-amc variant --rotations 4`): the graph
 runs the network on four turns of every frame.  This measures, alternated in one process over --repeats
 rounds (medians reported), the same flowgraph -- vector_source_c (noise, repeating) -> head ->
 amc.classifier(max_batch, threads) -> null_sink -- with the ensemble and with the network alone (taken out of
-the ensemble by quantize.rotation_ensemble_network, i.e. `gr-amc variant amc-default --rotations 1`), as
+the ensemble by variants.rotation_ensemble_network, i.e. `gr-amc variant amc-default --rotations 1`), as
 frames/s of wall time and frames per CPU-second of the process, and the ratio network / ensemble (expected
 about K: the ensemble does K times the MACs).
 
@@ -23,10 +23,11 @@ import tempfile
 import onnx
 from gnuradio import amc, gr
 
-from gnuradio.amc import contract, paths, quantize
+from gnuradio.amc import contract, paths
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_classifier import block_rate  # noqa: E402  (the classifier benchmark's flowgraph)
+from gnuradio.amc import variants
 
 
 def main():
@@ -46,7 +47,7 @@ def main():
     K, L = int(meta[contract.META_ROTATIONS]), int(meta[contract.META_FRAME_LENGTH])
     with tempfile.TemporaryDirectory(prefix="bench_rotations_") as tmp:
         net = os.path.join(tmp, "network.onnx")
-        onnx.save(quantize.rotation_ensemble_network(proto), net)
+        onnx.save(variants.rotation_ensemble_network(proto), net)
         return bench(args, path, net, K, L)
 
 

@@ -18,7 +18,7 @@ copied with that label moved to amc:truth. The output always has core:sample_rat
 --samp-rate (default 200 kHz, the nominal rate gr-amc's generator and models use).
 
     python3 examples/classify_file.py capture.sigmf-meta                     # -> capture.amc.sigmf-*
-    python3 examples/classify_file.py capture.cf32 --samp-rate 1e6 --model amc-default --out result
+    python3 examples/classify_file.py capture.cf32 --samp-rate 1e6 --model amc-default --output result
 """
 import argparse
 import bisect
@@ -114,7 +114,7 @@ def main(argv=None):
     ap.add_argument("--samp-rate", type=float, default=DEFAULT_SAMP_RATE,
                     help="sample rate (Hz) written when the input has none (a raw file, or SigMF metadata without "
                          "core:sample_rate); default: %(default)g, the generator's nominal rate")
-    ap.add_argument("--out", default=None, help="output base name (default: INPUT base + '.amc')")
+    ap.add_argument("-o", "--output", default=None, help="output base name (default: INPUT base + '.amc')")
     args = ap.parse_args(argv)
 
     from sigmf import SigMFFile, sigmffile
@@ -157,7 +157,7 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-    out = args.out or base + ".amc"
+    out = args.output or base + ".amc"
     glob.pop("core:sha512", None)  # the copy is re-hashed below
     glob["core:extensions"] = [e for e in glob.get("core:extensions", []) if e.get("name") != "amc"] + \
         [{"name": "amc", "version": "1.0.0", "optional": True}]

@@ -17,8 +17,8 @@ TRAIN=$DATA/rml2016a_train_s1.h5
 TEST=$DATA/rml2016a_test_s777_sh10.h5
 MODELS=${MODELS:-gru lstm2 cnn1 cnn2 resnet mnv4s mnv4}
 mkdir -p "$OUT"
-[ -f "$TRAIN" ] || $GRAMC generate --quiet --preset rml2016a --format hdf5 -n 600 --snrs=-10:18:2 --seed 1 --out "$TRAIN"
-[ -f "$TEST" ] || $GRAMC generate --quiet --preset rml2016a --format hdf5 -n 100 --seed 777 --shard-size 10 --out "$TEST"
+[ -f "$TRAIN" ] || $GRAMC generate --quiet --preset rml2016a --format hdf5 -n 600 --snrs=-10:18:2 --seed 1 --output "$TRAIN"
+[ -f "$TEST" ] || $GRAMC generate --quiet --preset rml2016a --format hdf5 -n 100 --seed 777 --shard-size 10 --output "$TEST"
 for m in $MODELS; do
   [ -f "$OUT/$m.onnx" ] && continue
   nice -n 10 $GRAMC train "$TRAIN" -m "$m" -o "$OUT/$m.onnx" --normalization rms --threads 2 --max-frames 30000 \

@@ -46,6 +46,7 @@ pkg=$(mktemp -d)
 trap 'rm -rf "$pkg"' EXIT
 mkdir -p "$pkg/gnuradio/amc"
 cp "$here"/python/amc/*.py "$pkg/gnuradio/amc/"
+cp -r "$here"/python/amc/dsp "$here"/python/amc/training "$here"/python/amc/cli "$pkg/gnuradio/amc/"
 : > "$pkg/gnuradio/__init__.py"
 version=$(sed -n 's/^set(VERSION_\(MAJOR\|API\|ABI\) *\([0-9]*\))/\2/p' "$here/CMakeLists.txt" | paste -sd.)
 cat > "$pkg/gnuradio/amc/_config.py" <<EOF

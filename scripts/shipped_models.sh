@@ -9,10 +9,11 @@
 # GRAMC: how to run gr-amc (default: the installed `gr-amc`; from the build tree use
 #   GRAMC="env PYTHONPATH=$PWD/build/test_modules GR_AMC_DATA_DIR=$PWD/gr-amc $PWD/.venv/bin/python -m gnuradio.amc.cli")
 #
-# The recorded runs took two sessions on the 2-core development CPU, both models side by side, one thread each
-# (about 3.4 hours each): session 1 ran the commands below with --epochs 72 --decay-epochs 14 (default) and
-# --epochs 84 --decay-epochs 16 (GRU); session 2 continued their constant-rate phase from the checkpoint of its
-# last epoch (MODEL.onnx.stable.ckpt, epochs 58 and 68) with the commands below and --resume.  The constant-rate
+# The recorded runs took two runs on the 2-core development CPU, both models side by side, one thread each
+# (about 3.4 hours each): the first ran the commands below with --epochs 72 --decay-epochs 14 (default) and
+# --epochs 84 --decay-epochs 16 (GRU); the second continued their constant-rate phase from the checkpoint of its
+# last epoch (MODEL.onnx.stable.ckpt, epochs 58 and 68) with the commands below and --resume (--max-minutes
+# bounds each run on its own).  The constant-rate
 # phase does not depend on --epochs, so one uninterrupted run of the commands below is the same schedule.  To
 # continue the GRU in a later session from the committed checkpoint (docs/models.md "Continuing the schedule"):
 # copy checkpoints/amc-gru.stable.ckpt to OUT_DIR/amc-gru.onnx.ckpt, raise --epochs and add --resume.
@@ -38,18 +39,18 @@ $GRAMC train --generate wild2016 -m gru -o amc-gru.onnx --schedule wsd --epochs 
   --max-minutes 300 --report amc-gru.train.json
 
 # --- the int8 twin of the default: static quantization calibrated on 256 frames of a small wild set (seed 778) --
-$GRAMC generate --preset wild -n 4 --seed 778 --shard-size 4 --quiet --overwrite --out wild_calib_s778.h5
+$GRAMC generate --preset wild -n 4 --seed 778 --shard-size 4 --quiet --overwrite --output wild_calib_s778.h5
 $GRAMC variant amc-default.onnx -o amc-default-int8.onnx --int8 --calibration wild_calib_s778.h5
 
 # --- evaluation: test sets of seed 777 (no training stream uses it), shards of 10 frames ---------------------
 for p in wild rml2018a; do
-  $GRAMC generate --preset $p -n 20 --seed 777 --shard-size 10 --quiet --overwrite --out ${p}_test_s777.h5
+  $GRAMC generate --preset $p -n 20 --seed 777 --shard-size 10 --quiet --overwrite --output ${p}_test_s777.h5
   $GRAMC evaluate ${p}_test_s777.h5 -m amc-default.onnx amc-default-int8.onnx --names amc-default amc-default-int8 \
     -o eval-default-$p --table-snrs -10 0 8 10 20 30 --confusion-snrs 0 10 30 --title "amc-default on $p (seed 777)"
 done
-$GRAMC generate --preset wild2016 -n 40 --seed 777 --shard-size 10 --quiet --overwrite --out wild2016_test_s777.h5
+$GRAMC generate --preset wild2016 -n 40 --seed 777 --shard-size 10 --quiet --overwrite --output wild2016_test_s777.h5
 $GRAMC generate --preset rml2016a --format hdf5 -n 40 --seed 777 --shard-size 10 --quiet --overwrite \
-  --out rml2016a_test_s777.h5
+  --output rml2016a_test_s777.h5
 for p in wild2016 rml2016a; do
   $GRAMC evaluate ${p}_test_s777.h5 -m amc-gru.onnx --names amc-gru -o eval-gru-$p --table-snrs -10 0 8 10 18 \
     --confusion-snrs 0 10 18 --title "amc-gru on $p (seed 777)"

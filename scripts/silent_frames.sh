@@ -19,7 +19,7 @@ mkdir -p "$OUT"
 
 $PY - <<'PYEOF'
 import numpy as np
-from gnuradio.amc.dsp_audio import SpeechLikeAudio
+from gnuradio.amc.dsp.audio import SpeechLikeAudio
 for pauses in (True, False):
     a = SpeechLikeAudio(np.random.default_rng(3), pauses=pauses)
     x = np.concatenate([a.next_block() for _ in range(400)])            # 65 s
@@ -33,9 +33,9 @@ for p in rml2016a rml2018a; do
 done
 G="$GRAMC generate --quiet --overwrite --workers 2"
 $G --config "$OUT/rml2016a_continuous.yml" --format hdf5 -n 100 --seed 777 --shard-size 10 \
-   --classes AM-DSB,AM-SSB,WBFM --snrs 10:18:2 --out "$OUT/t2016_cont.h5"
+   --classes AM-DSB AM-SSB WBFM --snrs 10:18:2 --output "$OUT/t2016_cont.h5"
 $G --config "$OUT/rml2018a_continuous.yml" -n 50 --seed 777 --shard-size 10 \
-   --classes AM-SSB-WC,AM-SSB-SC,AM-DSB-WC,AM-DSB-SC,FM --snrs 10:30:2 --out "$OUT/t2018_cont.h5"
-$GRAMC evaluate "$OUT/t2016_cont.h5" -m amc-gru --out "$OUT/eval-gru"
-$GRAMC evaluate "$OUT/t2018_cont.h5" -m amc-default --out "$OUT/eval-default"
+   --classes AM-SSB-WC AM-SSB-SC AM-DSB-WC AM-DSB-SC FM --snrs 10:30:2 --output "$OUT/t2018_cont.h5"
+$GRAMC evaluate "$OUT/t2016_cont.h5" -m amc-gru --output "$OUT/eval-gru"
+$GRAMC evaluate "$OUT/t2018_cont.h5" -m amc-default --output "$OUT/eval-default"
 for m in gru default; do sed -n '/Accuracy per class/,/^## Plots/p' "$OUT/eval-$m/report.md" | grep '^|'; done

@@ -14,14 +14,18 @@ import numpy as np
 import onnx
 import torch
 
-from gnuradio.amc import contract, evaluate, models, train
+from gnuradio.amc import contract
+from gnuradio.amc.training import zoo
+from gnuradio.amc import runtime
+from gnuradio.amc import onnx_graph
+from gnuradio.amc.training.export import export_onnx
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--frame-length", type=int, default=1024)
     p.add_argument("--classes", type=int, default=24)
-    p.add_argument("--models", nargs="+", default=list(models.MODEL_NAMES))
+    p.add_argument("--models", nargs="+", default=list(zoo.MODEL_NAMES))
     p.add_argument("--train-batches", type=int, default=2, help="timed training steps per model (0: skip)")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -32,14 +36,14 @@ def main():
     frames = (rng.standard_normal((64, L)) + 1j * rng.standard_normal((64, L))).astype(np.complex64)
     for name in a.models:
         torch.manual_seed(0)
-        net = models.build(name, n, L)
-        rep, layout = models.model_spec(name)
+        net = zoo.build(name, n, L)
+        rep, layout = zoo.model_spec(name)
         x = contract.to_model_input(frames, rep, layout)
         meta = {contract.META_CLASSES: [f"c{i}" for i in range(n)], contract.META_FRAME_LENGTH: L}
-        blob, _ = train.export_onnx(net, x[:8], meta)
+        blob, _ = export_onnx(net, x[:8], meta)
         proto = onnx.load_from_string(blob)
-        lat1 = evaluate.measure_latency(blob, x[:1], 1, 1.0)
-        lat64 = evaluate.measure_latency(blob, x, 64, 1.0)
+        lat1 = runtime.measure_latency(blob, x[:1], 1, 1.0)
+        lat64 = runtime.measure_latency(blob, x, 64, 1.0)
         fps = float("nan")
         if a.train_batches:
             net.train()
@@ -54,8 +58,8 @@ def main():
                 opt.step()
                 ts.append(time.perf_counter() - t0)
             fps = len(xb) / min(ts[1:])
-        print(f"| {name} | {models.count_parameters(net):,} | {len(blob) / 1024:.1f} kB | "
-              f"{evaluate.count_macs(proto) / 1e6:.2f} M | {lat1:.3f} | {lat64:.3f} | {fps:.0f} |", flush=True)
+        print(f"| {name} | {zoo.count_parameters(net):,} | {len(blob) / 1024:.1f} kB | "
+              f"{onnx_graph.count_macs(proto) / 1e6:.2f} M | {lat1:.3f} | {lat64:.3f} | {fps:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -95,8 +95,8 @@ ls "$PREFIX"/lib/x86_64-linux-gnu/libgnuradio-amc.so* > /dev/null 2>&1 || ls "$P
 
 step "the installed gr-amc: --version, generate with 2 workers, demo, train's message without torch"
 clean gr-amc --version | grep -q "^gr-amc " || fail "gr-amc --version"
-clean timeout 300 gr-amc generate --preset demo -n 2 --classes BPSK,QPSK --snrs 10 --shard-size 2 --workers 2 \
-  --out "$WORK/gen.h5" > "$WORK/gen.log" 2>&1 || { cat "$WORK/gen.log"; fail "gr-amc generate --workers 2"; }
+clean timeout 300 gr-amc generate --preset demo -n 2 --classes BPSK QPSK --snrs 10 --shard-size 2 --workers 2 \
+  --output "$WORK/gen.h5" > "$WORK/gen.log" 2>&1 || { cat "$WORK/gen.log"; fail "gr-amc generate --workers 2"; }
 grep -q "2 worker(s)" "$WORK/gen.log" || { cat "$WORK/gen.log"; fail "gr-amc generate did not use 2 workers"; }
 clean "$SYSPY" - "$WORK/gen.h5" <<'PY' || fail "the file gr-amc generate wrote"
 import sys
@@ -107,7 +107,7 @@ assert ds.x.shape == (4, 1024), ds.x.shape
 assert sorted(ds.classes[i] for i in ds.labels) == ["BPSK", "BPSK", "QPSK", "QPSK"]
 assert np.all(ds.snrs == 10) and np.all(np.abs(ds.x).sum(axis=1) > 0)
 PY
-clean timeout 300 gr-amc demo --classes BPSK QPSK --snrs 10 --frames 4 --out "$WORK/demo" > "$WORK/demo.log" 2>&1 \
+clean timeout 300 gr-amc demo --classes BPSK QPSK --snrs 10 --frames 4 --output "$WORK/demo" > "$WORK/demo.log" 2>&1 \
   || { cat "$WORK/demo.log"; fail "gr-amc demo"; }
 [ -s "$WORK/demo/demo_results.json" ] || { cat "$WORK/demo.log"; fail "gr-amc demo wrote no demo_results.json"; }
 rc=0; clean gr-amc train -m cnn1 -o "$WORK/m.onnx" --epochs 1 "$WORK/gen.h5" > "$WORK/train.log" 2>&1 || rc=$?

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from gnuradio.amc.training import zoo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD_MODULES = os.path.join(ROOT, "build", "test_modules")
@@ -47,8 +48,8 @@ def root():
 
 def zoo_contract(name, classes, frame_length, output="logits"):
     """The contract metadata `gr-amc train` writes for zoo model `name` (rms normalization)."""
-    from gnuradio.amc import contract, models
-    rep, layout = models.model_spec(name)
+    from gnuradio.amc import contract
+    rep, layout = zoo.model_spec(name)
     return {contract.META_CLASSES: list(classes), contract.META_FRAME_LENGTH: frame_length,
             contract.META_INPUT_LAYOUT: layout, contract.META_REPRESENTATION: rep,
             contract.META_NORMALIZATION: "rms", contract.META_OUTPUT: output, contract.META_MODEL: name}

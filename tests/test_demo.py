@@ -8,7 +8,7 @@ from conftest import DATA_DIR
 
 def test_demo_small_run(cli, tmp_path):
     assert os.path.isfile(os.path.join(DATA_DIR, "models", "amc-default.onnx"))
-    p = cli("demo", "--out", tmp_path, "--classes", "BPSK", "FM", "--snrs", "0", "20", "--frames", "6",
+    p = cli("demo", "--output", tmp_path, "--classes", "BPSK", "FM", "--snrs", "0", "20", "--frames", "6",
             check=True)
     out = p.stdout
     # the dataset was generated with the module's blocks and read back
@@ -24,7 +24,7 @@ def test_demo_small_run(cli, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and str(png) in out
     # safe to run twice (make demo twice): the second run remakes its own files, same results
     first = (tmp_path / "demo_dataset.h5").read_bytes()
-    p2 = cli("demo", "--out", tmp_path, "--classes", "BPSK", "FM", "--snrs", "0", "20", "--frames", "6",
+    p2 = cli("demo", "--output", tmp_path, "--classes", "BPSK", "FM", "--snrs", "0", "20", "--frames", "6",
              check=True)
     assert "model accuracy on the generated demo dataset" in p2.stdout
     assert (tmp_path / "demo_dataset.h5").read_bytes() == first
@@ -32,7 +32,7 @@ def test_demo_small_run(cli, tmp_path):
 
 
 def test_demo_bad_arguments(cli, tmp_path):
-    p = cli("demo", "--out", tmp_path, "--classes", "NOTACLASS", "--skip-dataset")
+    p = cli("demo", "--output", tmp_path, "--classes", "NOTACLASS", "--skip-dataset")
     assert p.returncode == 2 and "NOTACLASS not in the model's classes" in p.stderr
-    p = cli("demo", "--out", tmp_path, "--model", "no-such-model")
+    p = cli("demo", "--output", tmp_path, "--model", "no-such-model")
     assert p.returncode == 2 and "no-such-model" in p.stderr and "shipped" in p.stderr

@@ -9,7 +9,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from gnuradio.amc import cli as amc_cli, contract, evaluate
+from gnuradio.amc import cli as amc_cli, contract
+from gnuradio.amc.training import zoo
+from gnuradio.amc import onnx_graph
+from gnuradio.amc.training.export import export_onnx
+from gnuradio.amc import evaluation
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -65,7 +69,7 @@ def test_compute_metrics_known_answer():
     labels = np.array([0, 0, 1, 1, 2, 2, 0, 1, 2, 2])
     pred = np.array([0, 1, 1, 1, 2, 0, 0, -1, 2, 2])
     snrs = np.array([0, 0, 0, 0, 0, 10, 10, 10, 20, 20])
-    m = evaluate.compute_metrics(pred, labels, snrs, classes)
+    m = evaluation.compute_metrics(pred, labels, snrs, classes)
     assert m["frames"] == 10
     assert m["overall"] == pytest.approx(7 / 10)
     assert m["per_snr"] == {0.0: pytest.approx(4 / 5), 10.0: pytest.approx(1 / 3), 20.0: 1.0}
@@ -80,7 +84,7 @@ def test_compute_metrics_known_answer():
 
 def test_compute_metrics_rejects_length_mismatch():
     with pytest.raises(ValueError, match="same length"):
-        evaluate.compute_metrics([0, 1], [0], [0, 0], ["A", "B"])
+        evaluation.compute_metrics([0, 1], [0], [0, 0], ["A", "B"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -107,18 +111,17 @@ def test_count_macs_conv_gemm_gru():
     conv = 8 * L * 2 * 3
     gru = L * (3 * H * 8 + 3 * H * H)
     gemm = 4 * H
-    assert evaluate.count_macs(m) == conv + gru + gemm
-    assert evaluate.count_weights(m) == w_conv.size + w_gru.size + r_gru.size + w_fc.size
+    assert onnx_graph.count_macs(m) == conv + gru + gemm
+    assert onnx_graph.count_weights(m) == w_conv.size + w_gru.size + r_gru.size + w_fc.size
 
 
 def test_count_macs_of_exported_models_match_torch_layers():
     """MACs of exported zoo models against a count made with torch forward hooks on the same layers."""
     import torch
-    from gnuradio.amc import models, train
     for name in ("mnv4s", "cnn1", "lstm2"):
         L = 64
-        net = models.build(name, 5, L).eval()
-        rep, layout = models.model_spec(name)
+        net = zoo.build(name, 5, L).eval()
+        rep, layout = zoo.model_spec(name)
         x = contract.to_model_input(np.exp(1j * np.arange(3 * L) / 5).reshape(3, L).astype(np.complex64), rep,
                                     layout)
         macs = []
@@ -138,8 +141,8 @@ def test_count_macs_of_exported_models_match_torch_layers():
         expected = int(sum(macs))
         assert expected > 0
         meta = {contract.META_CLASSES: list("abcde"), contract.META_FRAME_LENGTH: L}
-        blob, _ = train.export_onnx(net, x, meta)
-        assert evaluate.count_macs(onnx.load_from_string(blob)) == expected, name
+        blob, _ = export_onnx(net, x, meta)
+        assert onnx_graph.count_macs(onnx.load_from_string(blob)) == expected, name
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def test_custom_dataset(tmp_path):
     from gnuradio.amc import datasets
     out = tmp_path / "custom.h5"
     p = run_example("custom_dataset.py", "--classes", "BPSK", "GMSK", "--snrs", "-4", "12", "--frames", "8",
-                    "--frame-length", "256", "--workers", "1", "--out", out)
+                    "--frame-length", "256", "--workers", "1", "--output", out)
     ds = datasets.load_dataset(str(out))
     assert ds.classes == ["BPSK", "GMSK"] and ds.x.shape == (32, 256)
     assert sorted(set(ds.snrs.tolist())) == [-4.0, 12.0]
@@ -59,7 +59,7 @@ def test_classify_file_raw_and_sigmf(tmp_path):
     raw = tmp_path / "capture.cf32"
     samples = _energy_recording(L, pattern, rng)
     samples.tofile(raw)
-    run_example("classify_file.py", raw, "--model", model, "--samp-rate", "1e6", "--out", tmp_path / "res")
+    run_example("classify_file.py", raw, "--model", model, "--samp-rate", "1e6", "--output", tmp_path / "res")
     meta = json.load(open(tmp_path / "res.sigmf-meta"))
     ann = meta["annotations"]
     assert [a["core:sample_start"] for a in ann] == [k * L for k in range(len(pattern))]
@@ -73,7 +73,7 @@ def test_classify_file_raw_and_sigmf(tmp_path):
 
     # a SigMF input keeps its own annotations; hop = 2 frames classifies every other frame
     run_example("classify_file.py", tmp_path / "res.sigmf-meta", "--model", model, "--hop", 2 * L,
-                "--out", tmp_path / "again")
+                "--output", tmp_path / "again")
     ann2 = json.load(open(tmp_path / "again.sigmf-meta"))["annotations"]
     assert len(ann2) == len(pattern) + len(pattern) // 2
     by_start = {}
@@ -99,7 +99,7 @@ def test_classify_file_keeps_ground_truth_apart(tmp_path):
     meta_in = json.load(open(tmp_path / "truth.sigmf-meta"))
     meta_in["captures"][0]["core:frequency"] = 915e6
     json.dump(meta_in, open(tmp_path / "truth.sigmf-meta", "w"))
-    run_example("classify_file.py", tmp_path / "truth.sigmf-meta", "--model", model, "--out", tmp_path / "pred")
+    run_example("classify_file.py", tmp_path / "truth.sigmf-meta", "--model", model, "--output", tmp_path / "pred")
     meta = json.load(open(tmp_path / "pred.sigmf-meta"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -26,8 +26,8 @@ RML2018_CLASSES = ['OOK', '4ASK', '8ASK', 'BPSK', 'QPSK', '8PSK', '16PSK', '32PS
 
 def test_hdf5_subset_decodes_with_the_radioml_2018_class_list(tmp_path):
     out = tmp_path / "two.h5"
-    run_cli("generate", "--preset", "demo", "--classes", "QPSK,BPSK", "--snrs", "0,10", "-n", 3, "--workers", 1,
-            "--out", out, "--quiet", check=True, timeout=300)
+    run_cli("generate", "--preset", "demo", "--classes", "QPSK", "BPSK", "--snrs", "0", "10", "-n", 3, "--workers", 1,
+            "--output", out, "--quiet", check=True, timeout=300)
     # as a RadioML 2018.01A user reads the original file
     with h5py.File(out, "r") as f:
         X, Y, Z = f["X"], f["Y"], f["Z"]
@@ -87,8 +87,8 @@ def test_hdf5_writer_total_frames(tmp_path):
 
 def test_pickle_keys_as_the_original(tmp_path):
     out = tmp_path / "d.pkl"
-    run_cli("generate", "--preset", "rml2016a", "--classes", "QPSK,8PSK", "--snrs=-2,4", "-n", 3, "--workers", 1,
-            "--out", out, "--quiet", check=True, timeout=300)
+    run_cli("generate", "--preset", "rml2016a", "--classes", "QPSK", "8PSK", "--snrs", "-2", "4", "-n", 3, "--workers", 1,
+            "--output", out, "--quiet", check=True, timeout=300)
     want = [("QPSK", -2), ("QPSK", 4), ("8PSK", -2), ("8PSK", 4)]
     # the usual RadioML 2016.10a load: keys (str, int), arrays float32 (n, 2, 128)
     d = pickle.load(open(out, "rb"), encoding="latin1")
@@ -116,7 +116,7 @@ def test_sigmf_validates_with_sample_rate_and_edges(tmp_path):
            "format": "sigmf", "shard_size": 2, "skip_samples": 0, "channel": {"preset": "rml2018", "samp_rate": 1e6}}
     c = tmp_path / "c.yml"
     c.write_text(yaml.safe_dump(cfg))
-    run_cli("generate", "--config", c, "--workers", 1, "--out", tmp_path / "s.sigmf-meta", "--quiet", check=True,
+    run_cli("generate", "--config", c, "--workers", 1, "--output", tmp_path / "s.sigmf-meta", "--quiet", check=True,
             timeout=300)
     meta = json.load(open(tmp_path / "s.sigmf-meta"))
     with warnings.catch_warnings():
@@ -175,7 +175,7 @@ def _extensible_wav(path, data, rate, float_samples):
 
 @pytest.mark.parametrize("kind", ["float32", "float64", "int16", "int32", "uint8", "float32-stereo", "int16-stereo"])
 def test_load_wav_scipy_files(tmp_path, kind):
-    from gnuradio.amc import dsp_audio
+    from gnuradio.amc.dsp import audio as dsp_audio
     channels = 2 if kind.endswith("stereo") else 1
     x = _signal(channels=channels)
     dtype = kind.split("-")[0]
@@ -199,7 +199,7 @@ def test_load_wav_scipy_files(tmp_path, kind):
 
 @pytest.mark.parametrize("float_samples", [True, False])
 def test_load_wav_extensible(tmp_path, float_samples):
-    from gnuradio.amc import dsp_audio
+    from gnuradio.amc.dsp import audio as dsp_audio
     x = _signal(channels=2)
     data = x.astype(np.float32) if float_samples else np.round(x * 12000).astype(np.int16)
     path = str(tmp_path / "ext.wav")
@@ -213,7 +213,7 @@ def test_load_wav_extensible(tmp_path, float_samples):
 
 
 def test_load_wav_bad_files(tmp_path):
-    from gnuradio.amc import dsp_audio
+    from gnuradio.amc.dsp import audio as dsp_audio
 
     def error(name, content=None, data=None, rate=8000):
         path = str(tmp_path / name)

@@ -38,7 +38,7 @@ def load(path):
 
 def test_demo_preset_run(tmp_path):
     out = tmp_path / "demo.h5"
-    p = run_cli("generate", "--preset", "demo", "-n", 8, "--out", out, "--workers", 2, check=True, timeout=300)
+    p = run_cli("generate", "--preset", "demo", "-n", 8, "--output", out, "--workers", 2, check=True, timeout=300)
     assert "frames/s" in p.stderr and "ETA" in p.stderr          # the progress line
     assert sorted(os.listdir(tmp_path)) == ["demo.h5"]          # parts folder removed, no temp files
     ds = load(out)
@@ -63,12 +63,12 @@ def test_workers_do_not_change_output(tmp_path):
     outs = []
     for w in (1, 2):
         out = tmp_path / f"w{w}.h5"
-        run_cli("generate", "--config", cfg, "--out", out, "--workers", w, "--quiet", check=True, timeout=300)
+        run_cli("generate", "--config", cfg, "--output", out, "--workers", w, "--quiet", check=True, timeout=300)
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
     # and a different seed gives different data
     out = tmp_path / "s8.h5"
-    run_cli("generate", "--config", cfg, "--seed", 8, "--out", out, "--quiet", check=True, timeout=300)
+    run_cli("generate", "--config", cfg, "--seed", 8, "--output", out, "--quiet", check=True, timeout=300)
     assert not np.array_equal(load(out).x, load(tmp_path / "w1.h5").x)
 
 
@@ -77,7 +77,7 @@ def test_resume_after_kill(tmp_path):
     cfg = write_config(tmp_path, frames_per_class_snr=40, shard_size=2)
     out = tmp_path / "r.h5"
     parts = tmp_path / "r.h5.parts"
-    cmd = [sys.executable, "-m", "gnuradio.amc.cli", "generate", "--config", str(cfg), "--out", str(out),
+    cmd = [sys.executable, "-m", "gnuradio.amc.cli", "generate", "--config", str(cfg), "--output", str(out),
            "--workers", "1", "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -94,14 +94,14 @@ def test_resume_after_kill(tmp_path):
     assert not out.exists()                                       # no output that looks complete
     kept = {f: os.stat(parts / f) for f in os.listdir(parts) if f.endswith(".h5")}
     assert 6 <= len(kept) < 80
-    p = run_cli("generate", "--config", cfg, "--out", out, "--keep-parts", check=True, timeout=300)
+    p = run_cli("generate", "--config", cfg, "--output", out, "--keep-parts", check=True, timeout=300)
     assert f"resuming: {len(kept)} of 80 shards already done" in p.stderr
     for f, st in kept.items():                                    # finished shards were kept, not redone
         now = os.stat(parts / f)
         assert (now.st_ino, now.st_mtime_ns) == (st.st_ino, st.st_mtime_ns), f
     assert not [f for f in os.listdir(parts) if ".tmp" in f]
     ref = tmp_path / "ref.h5"
-    run_cli("generate", "--config", cfg, "--out", ref, "--workers", 2, "--quiet", check=True, timeout=300)
+    run_cli("generate", "--config", cfg, "--output", ref, "--workers", 2, "--quiet", check=True, timeout=300)
     assert out.read_bytes() == ref.read_bytes()
 
 
@@ -109,7 +109,7 @@ def test_formats_agree(tmp_path):
     cfg = write_config(tmp_path)
     outs = {"hdf5": tmp_path / "d.h5", "pickle": tmp_path / "d.pkl", "sigmf": tmp_path / "d.sigmf-meta"}
     for fmt, out in outs.items():
-        run_cli("generate", "--config", cfg, "--format", fmt, "--out", out, "--quiet", check=True, timeout=300)
+        run_cli("generate", "--config", cfg, "--format", fmt, "--output", out, "--quiet", check=True, timeout=300)
     assert sorted(os.listdir(tmp_path)) == ["c.yml", "d.h5", "d.pkl", "d.sigmf-data", "d.sigmf-meta"]
     h, p, s = (load(outs[f]) for f in ("hdf5", "pickle", "sigmf"))
     want_labels = np.repeat([0, 1], 12)
@@ -153,8 +153,8 @@ def test_formats_agree(tmp_path):
 def test_bad_config_names_the_key(tmp_path, capsys, changes, message):
     from gnuradio.amc import cli
     cfg = write_config(tmp_path, **changes)
-    # an --out without a known extension, so the config's format counts
-    rc = cli.main(["generate", "--config", str(cfg), "--out", str(tmp_path / "x.out")])
+    # an --output without a known extension, so the config's format counts
+    rc = cli.main(["generate", "--config", str(cfg), "--output", str(tmp_path / "x.out")])
     err = capsys.readouterr().err
     assert rc == 2
     assert message in err
@@ -163,16 +163,16 @@ def test_bad_config_names_the_key(tmp_path, capsys, changes, message):
 
 
 def test_bad_command_line(tmp_path):
-    p = run_cli("generate", "--preset", "rml1999", "--out", tmp_path / "x.h5")
+    p = run_cli("generate", "--preset", "rml1999", "--output", tmp_path / "x.h5")
     assert p.returncode == 2
     assert "unknown preset 'rml1999'; available presets: demo, rml2016a, rml2018a" in p.stderr
     assert "Traceback" not in p.stderr
-    p = run_cli("generate", "--preset", "demo", "--format", "pickle", "--out", tmp_path / "x.h5")
+    p = run_cli("generate", "--preset", "demo", "--format", "pickle", "--output", tmp_path / "x.h5")
     assert p.returncode == 2 and "has the extension of format hdf5, but --format is pickle" in p.stderr
-    p = run_cli("generate", "--preset", "demo", "--snrs=-5:5:0", "--out", tmp_path / "x.h5")
+    p = run_cli("generate", "--preset", "demo", "--snrs=-5:5:0", "--output", tmp_path / "x.h5")
     assert p.returncode == 2 and "step 0 does not go from -5 to 5" in p.stderr
     (tmp_path / "x.h5").write_bytes(b"old")
-    p = run_cli("generate", "--preset", "demo", "-n", 1, "--out", tmp_path / "x.h5")
+    p = run_cli("generate", "--preset", "demo", "-n", 1, "--output", tmp_path / "x.h5")
     assert p.returncode == 2 and "already exists; use --overwrite" in p.stderr
     assert (tmp_path / "x.h5").read_bytes() == b"old"
 
@@ -200,7 +200,7 @@ def test_complete_output_with_leftover_parts_and_merge_temps(tmp_path):
     next run; other files of the folder are not touched."""
     cfg = write_config(tmp_path)
     out = tmp_path / "c.h5"
-    args = ["generate", "--config", cfg, "--out", out, "--workers", 1, "--quiet"]
+    args = ["generate", "--config", cfg, "--output", out, "--workers", 1, "--quiet"]
     run_cli(*args, "--keep-parts", check=True, timeout=300)
     before = out.read_bytes()
     assert (tmp_path / "c.h5.parts").is_dir()
@@ -235,6 +235,82 @@ def test_five_random_kills_then_resume_give_the_same_bytes(tmp_path):
     assert len(log) == 5 and not any(r["ended"] for r in log), log
     assert max(r["shards_done"] for r in log) > 0, log              # kills landed in the shard work too
     ref = tmp_path / "ref.h5"
-    run_cli("generate", "--config", cfg, "--out", ref, "--workers", 2, "--quiet", check=True, timeout=300)
+    run_cli("generate", "--config", cfg, "--output", ref, "--workers", 2, "--quiet", check=True, timeout=300)
     assert out.read_bytes() == ref.read_bytes()
     assert sorted(os.listdir(tmp_path)) == ["c.yml", "k.h5", "ref.h5"]
+
+
+def _pool_workers():
+    """PIDs of this process's spawned multiprocessing workers (not its resource tracker)."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if ppid == os.getpid() and b"spawn_main" in cmd:
+            out.append(int(pid))
+    return out
+
+
+def test_a_killed_worker_is_replaced_and_its_shard_run_again(tmp_path, capsys):
+    """SIGKILL of one worker process in the middle of a run (what the OOM killer does): no hang, the broken pool
+    is replaced, the shards that were lost run again, and the file equals a one-worker run's."""
+    import threading
+    from gnuradio.amc import generation
+    cfg = dict(TINY, frames_per_class_snr=24, shard_size=2)         # 48 shards
+    out, ref = tmp_path / "k.h5", tmp_path / "ref.h5"
+    parts = tmp_path / "k.h5.parts"
+    killed = []
+
+    def killer():
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            done = [f for f in os.listdir(parts) if f.endswith(".h5")] if parts.is_dir() else []
+            workers = _pool_workers()
+            if len(done) >= 4 and workers:
+                os.kill(workers[0], signal.SIGKILL)
+                killed.append((workers[0], len(done)))
+            time.sleep(0.01)
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    files = generation.generate(cfg, str(out), workers=2, quiet=True)
+    t.join()
+    assert killed, "no worker was killed (the run ended first)"
+    assert files == [str(out)]
+    assert "a worker process died; running" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["k.h5"]                 # parts and temporaries removed
+    generation.generate(cfg, str(ref), workers=1, quiet=True)
+    a, b = load(out), load(ref)
+    assert (a.x == b.x).all() and (a.labels == b.labels).all() and (a.snrs == b.snrs).all()
+
+
+def test_a_shard_whose_worker_always_dies_stops_the_run_with_a_message(tmp_path):
+    """A worker that dies on every try of the same shard: the run stops after the retries, naming the shard, and
+    keeps what is finished."""
+    from gnuradio.amc import generation
+
+    class Dying:     # an executor whose workers die on shard 3, every time
+        def __init__(self):
+            self.pool = generation.LocalPool(1)
+
+        def submit(self, fn, job):
+            import concurrent.futures as cf
+            if job["index"] == 3:
+                f = cf.Future()
+                f.set_exception(cf.process.BrokenProcessPool("worker died"))
+                return f
+            return self.pool.submit(fn, job)
+
+    ex = Dying()
+    try:
+        with pytest.raises(generation.GenerationError, match=r"shard .*: its worker process died 3 times"):
+            generation.generate(dict(TINY, frames_per_class_snr=4, shard_size=2), str(tmp_path / "d.h5"),
+                                executor=ex, quiet=True)
+    finally:
+        ex.pool.shutdown()
+    kept = [f for f in os.listdir(tmp_path / "d.h5.parts") if f.endswith(".h5")]
+    assert len(kept) == 7 and not (tmp_path / "d.h5").exists()

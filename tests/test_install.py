@@ -19,7 +19,7 @@ def test_script_file_generates_with_two_workers(tmp_path):
     """apps/gr-amc run as a file (not `-m`): the spawned workers import it again and must not rerun it."""
     out = tmp_path / "two.h5"
     cmd = [sys.executable, os.path.join(ROOT, "apps", "gr-amc"), "generate", "--preset", "demo", "-n", "2",
-           "--classes", "BPSK,QPSK", "--snrs", "10", "--shard-size", "2", "--workers", "2", "--out", str(out)]
+           "--classes", "BPSK", "QPSK", "--snrs", "10", "--shard-size", "2", "--workers", "2", "--output", str(out)]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "2 worker(s)" in p.stdout + p.stderr
@@ -123,7 +123,8 @@ def test_installed_module_says_where_make_install_puts_a_missing_package(optiona
 
 
 def test_cli_reports_a_missing_package_without_a_traceback(monkeypatch, capsys):
-    from gnuradio.amc import cli, generate
+    from gnuradio.amc import cli
+    from gnuradio.amc.cli import generate
 
     def run(args):
         import torch_not_here  # noqa: F401  (stands for a subcommand's missing import)

@@ -48,7 +48,7 @@ def test_generated_files_have_uniform_timing_for_1_and_2_workers(tmp_path):
     outs = []
     for w in (1, 2):
         out = tmp_path / f"t{w}.h5"
-        run_cli("generate", "--config", path, "--out", out, "--workers", w, "--quiet", check=True, timeout=300)
+        run_cli("generate", "--config", path, "--output", out, "--workers", w, "--quiet", check=True, timeout=300)
         outs.append(out)
     assert outs[0].read_bytes() == outs[1].read_bytes()
     ds = datasets.load_dataset(str(outs[0]))
@@ -86,9 +86,9 @@ def test_drawn_symbol_rates_and_rolloffs_follow_the_config():
 def test_batch_generator_equals_gr_amc_generate(tmp_path):
     from gnuradio.amc import batch, datasets
     out = tmp_path / "w.h5"
-    args = ["--preset", "wild", "-n", 3, "--shard-size", 2, "--classes", "QPSK,GMSK,AM-SSB-SC,OQPSK",
-            "--snrs", "0,20"]
-    run_cli("generate", *args, "--out", out, "--workers", 2, check=True, timeout=300)
+    args = ["--preset", "wild", "-n", 3, "--shard-size", 2, "--classes", "QPSK", "GMSK", "AM-SSB-SC", "OQPSK",
+            "--snrs", "0", "20"]
+    run_cli("generate", *args, "--output", out, "--workers", 2, check=True, timeout=300)
     ds = datasets.load_dataset(str(out))
     x, lab, snr, params = batch.dataset_frames("wild", frames_per_class_snr=3, shard_size=2,
                                                classes=["QPSK", "GMSK", "AM-SSB-SC", "OQPSK"], snrs=[0, 20])

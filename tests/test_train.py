@@ -9,7 +9,18 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from gnuradio.amc import contract, models, train
+from gnuradio.amc import contract
+from gnuradio.amc.training import zoo
+from gnuradio.amc import variants
+from gnuradio.amc.training import data as tdata
+from gnuradio.amc import runtime
+from gnuradio.amc import onnx_graph
+from gnuradio.amc import model_file
+from gnuradio.amc.cli import train as cli_train
+from gnuradio.amc.training import fit
+from gnuradio.amc import fileio
+from gnuradio.amc.training.export import export_onnx
+from gnuradio.amc import datasets
 
 CLASSES = ["BPSK", "GMSK", "FM"]
 L = 64
@@ -21,16 +32,16 @@ def tiny(tmp_path_factory):
     from conftest import run_cli
     d = tmp_path_factory.mktemp("train")
     path = d / "tiny.h5"
-    run_cli("generate", "--preset", "demo", "--classes", ",".join(CLASSES), "--snrs", "20", "-n", "96",
-            "--frame-length", L, "--seed", 11, "--workers", 1, "--quiet", "--out", path, check=True)
+    run_cli("generate", "--preset", "demo", "--classes", *CLASSES, "--snrs", "20", "-n", "96",
+            "--frame-length", L, "--seed", 11, "--workers", 1, "--quiet", "--output", path, check=True)
     return d, path
 
 
 def model_inputs(path, name):
-    from gnuradio.amc.evaluate import normalize_for_model
-    data = train.load_data(str(path))
-    rep, layout = models.model_spec(name)
-    frames = normalize_for_model(data["frames"], "rms", "rms")
+    from gnuradio.amc.runtime import normalize
+    data = datasets.load_data(str(path))
+    rep, layout = zoo.model_spec(name)
+    frames = normalize(data["frames"], "rms")[0]
     return contract.to_model_input(frames, rep, layout), data
 
 
@@ -67,7 +78,7 @@ def test_train_loss_falls_and_export_matches_pytorch(tiny):
     # ONNX Runtime against PyTorch with the best weights from the checkpoint, batch 1 and a larger batch
     x, data = model_inputs(path, "mnv4s")
     ck = torch.load(str(out) + ".ckpt", weights_only=False)
-    net = models.build("mnv4s", len(CLASSES), L)
+    net = zoo.build("mnv4s", len(CLASSES), L)
     net.load_state_dict(ck["state"]["best_state"])
     net.eval()
     with torch.no_grad():
@@ -124,7 +135,7 @@ def test_cosine_schedule_and_resume_on_it(tiny):
     assert lrs4[:2] == pytest.approx(lrs2, rel=1e-9)
     assert lrs4[2:] == pytest.approx([4e-3 * (1 + np.cos(np.pi * k / 4)) / 2 for k in (2, 3)], rel=1e-9)
     assert rep["training"]["schedule"] == "cosine"
-    assert train.cosine_lr(1.0, 1, 10) == 1.0 and train.cosine_lr(1.0, 6, 10) == pytest.approx(0.5)
+    assert fit.cosine_lr(1.0, 1, 10) == 1.0 and fit.cosine_lr(1.0, 6, 10) == pytest.approx(0.5)
 
 
 def test_init_weights_fine_tunes_from_another_run(tiny):
@@ -185,20 +196,19 @@ def test_init_weights_from_an_exported_onnx_file(tiny, tmp_path):
     assert "is model 'rn1d', 24 classes, frame length 1024" in refused("-m", "rn1d", "--init-weights",
                                                                        "amc-default")
     assert "not found" in refused("-m", "cnn1", "--init-weights", tmp_path / "missing.onnx")
-    from gnuradio.amc import quantize
-    quantize.quantize_file(str(tmp_path / "base.onnx"), str(tmp_path / "base-int8.onnx"), calib_inputs=x[:32])
+    variants.quantize_file(str(tmp_path / "base.onnx"), str(tmp_path / "base-int8.onnx"), calib_inputs=x[:32])
     assert "the graph is quantized" in refused("-m", "cnn1", "--init-weights", tmp_path / "base-int8.onnx")
 
 
-@pytest.mark.parametrize("name", models.MODEL_NAMES)
+@pytest.mark.parametrize("name", zoo.MODEL_NAMES)
 def test_onnx_weights_import_every_zoo_model(name):
     """Every zoo model exported and read back into a freshly built one computes the same function; folded
     BatchNorms get the statistics of their input, so the training-mode output stays close to the eval-mode one."""
-    from gnuradio.amc.onnx_weights import WeightImportError, import_onnx_weights
+    from gnuradio.amc.training.onnx_import import WeightImportError, import_onnx_weights
     Lz, n_cls = 64, 5
     torch.manual_seed(3)
-    net = models.build(name, n_cls, Lz)
-    rep, layout = models.model_spec(name)
+    net = zoo.build(name, n_cls, Lz)
+    rep, layout = zoo.model_spec(name)
     rng = np.random.default_rng(4)
     z = (rng.standard_normal((300, Lz)) + 1j * rng.standard_normal((300, Lz))).astype(np.complex64)
     x = contract.to_model_input(z * np.linspace(0.5, 1.5, 300)[:, None].astype(np.float32), rep, layout)
@@ -207,10 +217,10 @@ def test_onnx_weights_import_every_zoo_model(name):
         for _ in range(3):
             net(torch.from_numpy(x))
     net.eval()
-    blob, _ = train.export_onnx(net, x[:64], {contract.META_MODEL: name})
+    blob, _ = export_onnx(net, x[:64], {contract.META_MODEL: name})
     proto = onnx.load_from_string(blob)
     torch.manual_seed(5)                  # other random weights: the import must overwrite every one
-    fresh = models.build(name, n_cls, Lz)
+    fresh = zoo.build(name, n_cls, Lz)
     diff, n_bn = import_onnx_weights(fresh, proto, x)
     assert diff < 1e-4
     assert n_bn == sum(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in net.modules())
@@ -230,26 +240,26 @@ def test_onnx_weights_import_every_zoo_model(name):
         with torch.no_grad():
             eval_mode = fresh(torch.from_numpy(x)).numpy()
         assert np.mean(train_mode.argmax(1) == eval_mode.argmax(1)) > 0.9
-    other = models.build(name, n_cls + 1, Lz)
+    other = zoo.build(name, n_cls + 1, Lz)
     with pytest.raises(WeightImportError, match=r"layer \d+ \((Gemm|Conv)\).*the ONNX graph has shape"):
         import_onnx_weights(other, proto, x)
 
 
 def test_widen_gru_keeps_the_function():
     torch.manual_seed(1)
-    net = models.build("gru", 4, 32, hidden=8).eval()
+    net = zoo.build("gru", 4, 32, hidden=8).eval()
     x = torch.randn(16, 32, 2)
-    wide = models.widen_gru(net, 13).eval()
-    assert wide.rnn.hidden_size == 13 and models.count_parameters(wide) == models.count_parameters(
-        models.build("gru", 4, 32, hidden=13))
+    wide = zoo.widen_gru(net, 13).eval()
+    assert wide.rnn.hidden_size == 13 and zoo.count_parameters(wide) == zoo.count_parameters(
+        zoo.build("gru", 4, 32, hidden=13))
     with torch.no_grad():
         np.testing.assert_allclose(wide(x).numpy(), net(x).numpy(), atol=1e-6)
         assert float(wide.rnn.weight_ih_l0[13:21].abs().sum()) > 0      # new units: random inputs ...
         assert float(wide.rnn.weight_hh_l0[:8, 8:].abs().sum()) == 0    # ... no say in the old units yet
     with pytest.raises(ValueError, match="cannot narrow a gru from 8 to 6"):
-        models.widen_gru(net, 6)
+        zoo.widen_gru(net, 6)
     with pytest.raises(ValueError, match="not a zoo gru model"):
-        models.widen_gru(models.build("lstm2", 4, 32), 200)
+        zoo.widen_gru(zoo.build("lstm2", 4, 32), 200)
 
 
 def test_init_weights_widens_a_smaller_gru(tiny, tmp_path):
@@ -260,14 +270,14 @@ def test_init_weights_widens_a_smaller_gru(tiny, tmp_path):
     common = ["train", path, "-m", "gru", "--batch-size", 48, "--threads", 1, "--epochs", 1]
     run_cli(*common, "--hidden", 6, "--seed", 8, "-o", tmp_path / "small.onnx", "-q", check=True)
     x, _ = model_inputs(path, "gru")
-    from gnuradio.amc.quantize import onnx_predict
+    from gnuradio.amc.runtime import onnx_predict
     small = onnx_predict(str(tmp_path / "small.onnx"), x)
     for src in ("small.onnx", "small.onnx.ckpt"):
         out = tmp_path / f"wide-{src.replace('.', '-')}.onnx"
         p = run_cli(*common, "--hidden", 10, "--seed", 9, "-o", out, "--lr", "1e-9", "--init-weights",
                     tmp_path / src, check=True)
         assert "widened the gru from 6 to 10 hidden units" in p.stdout
-        assert "parameters: " + f"{models.count_parameters(models.build('gru', 3, L, hidden=10)):,}" in p.stdout
+        assert "parameters: " + f"{zoo.count_parameters(zoo.build('gru', 3, L, hidden=10)):,}" in p.stdout
         np.testing.assert_allclose(onnx_predict(str(out), x), small, atol=1e-4)
     p = run_cli(*common, "--hidden", 4, "-o", tmp_path / "x.onnx", "--init-weights", tmp_path / "small.onnx")
     assert p.returncode == 2 and "6 hidden units, this run 4 (--hidden): a gru can be widened, not narrowed" \
@@ -285,8 +295,7 @@ def test_fp16_variant_halves_the_gru_file(tiny, tmp_path):
     import pmt
     from conftest import run_cli
     from gnuradio import amc, blocks, gr
-    from gnuradio.amc import evaluate, quantize
-    from gnuradio.amc.onnx_weights import import_onnx_weights
+    from gnuradio.amc.training.onnx_import import import_onnx_weights
     d, path = tiny
     out, rep = tmp_path / "g.onnx", tmp_path / "g.json"
     p = run_cli("train", path, "-m", "gru", "--hidden", 24, "-o", out, "--epochs", 2, "--batch-size", 32,
@@ -301,22 +310,22 @@ def test_fp16_variant_halves_the_gru_file(tiny, tmp_path):
     m16 = {e.key: e.value for e in f16.metadata_props}
     assert m16.pop("amc.quantization").startswith("float16 weights") and m16 == m32
     assert {t.data_type for t in f16.graph.initializer if np.prod(t.dims) > 1} == {onnx.TensorProto.FLOAT16}
-    n_weights = models.count_parameters(models.build("gru", len(CLASSES), L, hidden=24))
-    assert evaluate.count_weights(f16) == evaluate.count_weights(f32) == n_weights
+    n_weights = zoo.count_parameters(zoo.build("gru", len(CLASSES), L, hidden=24))
+    assert onnx_graph.count_weights(f16) == onnx_graph.count_weights(f32) == n_weights
     # 2 of every weight's 4 bytes saved, less a few dozen bytes per Cast node (the rest of this tiny file is
     # its metadata, which stays)
     assert 2 * n_weights > report["float_bytes"] - report["bytes"] > 2 * n_weights - 120 * len(f16.graph.initializer)
-    assert evaluate.count_macs(f16) == evaluate.count_macs(f32) > 0
+    assert onnx_graph.count_macs(f16) == onnx_graph.count_macs(f32) > 0
     x, _ = model_inputs(path, "gru")
-    ref, got = quantize.onnx_predict(str(out), x), quantize.onnx_predict(str(half), x)
+    ref, got = runtime.onnx_predict(str(out), x), runtime.onnx_predict(str(half), x)
     np.testing.assert_allclose(got, ref, atol=2e-2 * np.abs(ref).max())
     assert np.mean(got.argmax(1) == ref.argmax(1)) >= 0.97
     # the weights read back into PyTorch are the float16 values: PyTorch then computes what the file computes
-    net = models.build("gru", len(CLASSES), L, hidden=24)
+    net = zoo.build("gru", len(CLASSES), L, hidden=24)
     diff, _ = import_onnx_weights(net, f16, x)
     assert diff < 1e-4
     # the classifier block runs it: one amc:label tag per frame, the file's own prediction
-    stream = train.load_data(str(path))["frames"][:4].reshape(-1)
+    stream = datasets.load_data(str(path))["frames"][:4].reshape(-1)
     tb = gr.top_block()
     snk = blocks.vector_sink_c()
     src, clf = blocks.vector_source_c(stream.tolist(), False), amc.classifier(model=str(half))  # kept alive
@@ -325,7 +334,7 @@ def test_fp16_variant_halves_the_gru_file(tiny, tmp_path):
     labels = [pmt.symbol_to_string(t.value) for t in snk.tags() if pmt.symbol_to_string(t.key) == contract.TAG_LABEL]
     assert labels == [CLASSES[i] for i in got[:4].argmax(1)]
     with pytest.raises(ValueError, match="already quantized"):
-        quantize.float16_file(str(half), str(tmp_path / "again.onnx"))
+        variants.float16_file(str(half), str(tmp_path / "again.onnx"))
     # gr-amc evaluate names the kind of file in its size table
     run_cli("evaluate", path, "-m", out, half, "--names", "f32", "f16", "-o", tmp_path / "ev", check=True)
     md = (tmp_path / "ev" / "report.md").read_text()
@@ -368,17 +377,17 @@ def test_several_files_train_as_one(tiny, tmp_path):
 
     def make(name, classes=CLASSES, n=48, length=L, seed=12):
         out = tmp_path / name
-        run_cli("generate", "--preset", "demo", "--classes", ",".join(classes), "--snrs", "20", "-n", n,
-                "--frame-length", length, "--seed", seed, "--workers", 1, "--quiet", "--out", out, check=True)
+        run_cli("generate", "--preset", "demo", "--classes", *classes, "--snrs", "20", "-n", n,
+                "--frame-length", length, "--seed", seed, "--workers", 1, "--quiet", "--output", out, check=True)
         return out
 
     second = make("second.h5")
-    a, b = train.load_data(str(path)), train.load_data(str(second))
-    both = train.load_training_data([str(path), str(second)])
+    a, b = datasets.load_data(str(path)), datasets.load_data(str(second))
+    both = tdata.load_training_data([str(path), str(second)])
     assert both["frames"].shape == (96 * 3 + 48 * 3, L) and both["frames"].dtype == np.complex64
-    from gnuradio.amc.evaluate import normalize_for_model   # each file re-normalized by the C++ kernel
+    from gnuradio.amc.runtime import normalize   # each file re-normalized by the C++ kernel
     np.testing.assert_array_equal(both["frames"], np.concatenate(
-        [normalize_for_model(x["frames"], "rms", "rms") for x in (a, b)]))
+        [normalize(x["frames"], "rms")[0] for x in (a, b)]))
     np.testing.assert_allclose(both["frames"], np.concatenate([a["frames"], b["frames"]]), atol=1e-6)
     np.testing.assert_array_equal(both["labels"], np.concatenate([a["labels"], b["labels"]]))
     np.testing.assert_array_equal(both["snrs"], np.concatenate([a["snrs"], b["snrs"]]))
@@ -394,10 +403,10 @@ def test_several_files_train_as_one(tiny, tmp_path):
     assert report["training"]["data"] == "tiny.h5 + second.h5"
     assert report["metadata"][contract.META_DATASET] == "demo seed 11 + demo seed 12"
 
-    with pytest.raises(train.CliError, match=r"other.h5' has the classes \['BPSK', 'GMSK'\]; .*tiny.h5' has"):
-        train.load_training_data([str(path), str(make("other.h5", classes=["BPSK", "GMSK"], n=8))])
-    with pytest.raises(train.CliError, match=r"short.h5' has frames of 32 samples; .*tiny.h5' has 64"):
-        train.load_training_data([str(path), str(make("short.h5", n=8, length=32))])
+    with pytest.raises(ValueError, match=r"other.h5' has the classes \['BPSK', 'GMSK'\]; .*tiny.h5' has"):
+        tdata.load_training_data([str(path), str(make("other.h5", classes=["BPSK", "GMSK"], n=8))])
+    with pytest.raises(ValueError, match=r"short.h5' has frames of 32 samples; .*tiny.h5' has 64"):
+        tdata.load_training_data([str(path), str(make("short.h5", n=8, length=32))])
 
 
 def test_train_errors(tiny, tmp_path, capsys):
@@ -435,21 +444,21 @@ def test_export_refuses_a_graph_that_differs_from_pytorch():
             return x.mean(dim=2) + float(np.random.uniform(1, 2))
     x = np.ones((4, 2, 16), np.float32)
     with pytest.raises(RuntimeError, match="differs from PyTorch.*not written"):
-        train.export_onnx(Drifting(), x, {contract.META_MODEL: "drift"})
+        export_onnx(Drifting(), x, {contract.META_MODEL: "drift"})
 
 
 def test_zoo_sizes():
-    assert models.count_parameters(models.build("mnv4", 24, 1024)) == 2_501_816
-    net = models.build("gru", 11, 128)
+    assert zoo.count_parameters(zoo.build("mnv4", 24, 1024)) == 2_501_816
+    net = zoo.build("gru", 11, 128)
     x = np.zeros((2, 128, 2), np.float32)
     meta = {contract.META_CLASSES: list(contract.CLASSES_2016), contract.META_FRAME_LENGTH: 128,
             contract.META_TRAINING: {"command": "x" * 300}}
-    blob, _ = train.export_onnx(net, x, meta)
+    blob, _ = export_onnx(net, x, meta)
     assert len(blob) <= 73_500
     with pytest.raises(ValueError, match="unknown model 'vgg'"):
-        models.build("vgg", 3, 64)
+        zoo.build("vgg", 3, 64)
     with pytest.raises(ValueError, match="num_classes must be >= 2"):
-        models.build("cnn1", 1, 64)
+        zoo.build("cnn1", 1, 64)
 
 
 @pytest.mark.parametrize("name, classes, frame_length", [("amc-default", contract.CLASSES_2018, 1024),
@@ -459,44 +468,44 @@ def test_shipped_models_carry_the_contract(name, classes, frame_length):
     """The shipped files: found by name, the contract of their preset, outputs of the class count, and the GRU
     within the seed paper's 73.5 kB."""
     import os
-    from gnuradio.amc import evaluate, paths
+    from gnuradio.amc import paths
     path = paths.resolve_model(name)
-    _, meta = evaluate.read_contract(path)
+    _, meta = model_file.read_contract(path)
     assert meta[contract.META_CLASSES] == list(classes) and meta[contract.META_FRAME_LENGTH] == frame_length
     assert meta[contract.META_NORMALIZATION] == ("l1" if name == "amc-gru" else "rms")
     assert meta[contract.META_OUTPUT] == "logits"
-    rep, layout = models.model_spec(meta[contract.META_MODEL])
+    rep, layout = zoo.model_spec(meta[contract.META_MODEL])
     assert (meta[contract.META_REPRESENTATION], meta[contract.META_INPUT_LAYOUT]) == (rep, layout)
     z = np.exp(2j * np.pi * 0.01 * np.arange(2 * frame_length)).reshape(2, frame_length).astype(np.complex64)
-    from gnuradio.amc.quantize import onnx_predict
+    from gnuradio.amc.runtime import onnx_predict
     assert onnx_predict(path, contract.to_model_input(z, rep, layout)).shape == (2, len(classes))
     if name == "amc-gru":
         assert os.path.getsize(path) <= 73_500
-    # trained on the fly on the receiver-like presets (docs/models.md), shipped as bare networks
+    # trained on the fly on the receiver-like presets (docs/zoo.md), shipped as bare networks
     assert meta[contract.META_MODEL] == ("gru" if name == "amc-gru" else "rn1d")
     assert meta["amc.dataset"] == ("wild2016" if name == "amc-gru" else "wild")
     assert meta.get(contract.META_ROTATIONS) is None
 
 
-@pytest.mark.parametrize("name", models.MODEL_NAMES)
+@pytest.mark.parametrize("name", zoo.MODEL_NAMES)
 def test_classifier_block_runs_exported_zoo_model(name, tmp_path):
-    """Every zoo model, exported by train.export_onnx, runs in amc.classifier; the block's amc:probs equal the
+    """Every zoo model, exported by export_onnx, runs in amc.classifier; the block's amc:probs equal the
     softmax of PyTorch's logits on the same frames."""
     import pmt
     from conftest import run_classifier, zoo_contract
     from gnuradio import amc
     n_frames, Lz, classes = 5, 32, ["BPSK", "QPSK", "8PSK"]
     torch.manual_seed(0)
-    net = models.build(name, len(classes), Lz).eval()
-    rep, layout = models.model_spec(name)
+    net = zoo.build(name, len(classes), Lz).eval()
+    rep, layout = zoo.model_spec(name)
     rng = np.random.default_rng(1)
     stream = (rng.standard_normal(n_frames * Lz + 7) + 1j * rng.standard_normal(n_frames * Lz + 7)) * 3
     stream = stream.astype(np.complex64)
     frames, _ = amc.normalize_frames(amc.frame_signal(stream, Lz, Lz), "rms")
     x = contract.to_model_input(frames, rep, layout)
-    blob, _ = train.export_onnx(net, x, zoo_contract(name, classes, Lz))
+    blob, _ = export_onnx(net, x, zoo_contract(name, classes, Lz))
     path = tmp_path / f"{name}.onnx"
-    train.atomic_write_bytes(blob, str(path))
+    fileio.atomic_write_bytes(blob, str(path))
     with torch.no_grad():
         expected = torch.softmax(net(torch.from_numpy(x)), dim=-1).numpy()
 
@@ -516,12 +525,12 @@ def test_probs_export_of_every_zoo_model():
     classes = ["BPSK", "QPSK", "8PSK"]
     rng = np.random.default_rng(3)
     frames = (rng.standard_normal((6, 32)) + 1j * rng.standard_normal((6, 32))).astype(np.complex64)
-    for name in models.MODEL_NAMES:
+    for name in zoo.MODEL_NAMES:
         torch.manual_seed(0)
-        net = models.build(name, len(classes), 32).eval()
-        rep, layout = models.model_spec(name)
+        net = zoo.build(name, len(classes), 32).eval()
+        rep, layout = zoo.model_spec(name)
         x = contract.to_model_input(frames, rep, layout)
-        blob, diff = train.export_onnx(net, x, {contract.META_CLASSES: classes}, output_kind="probs")
+        blob, diff = export_onnx(net, x, {contract.META_CLASSES: classes}, output_kind="probs")
         assert not any(m.training for m in net.modules()), name
         with torch.no_grad():
             expected = torch.softmax(net(torch.from_numpy(x)), -1).numpy()
@@ -536,7 +545,8 @@ def test_train_on_the_fly(tmp_path):
     """--generate: fresh frames every epoch from the batch generator (never the same shard twice), fixed
     validation/test sets from their own seeds, the contract from the config; loss falls on an easy task."""
     from conftest import run_cli
-    from gnuradio.amc import dataset_config, training_stream
+    from gnuradio.amc import dataset_config
+    from gnuradio.amc.training import stream as training_stream
     cfg = tmp_path / "easy.yml"
     cfg.write_text("name: easy\nclasses: [BPSK, QPSK, GMSK]\nsnrs: [20]\nframes_per_class_snr: 8\n"
                    "frame_length: 128\nchannel: {preset: awgn}\nsource: {samples_per_symbol: {min: 4, max: 8}}\n")
@@ -570,12 +580,12 @@ def test_train_on_the_fly(tmp_path):
 
 def test_wsd_learning_rates():
     """wsd: the constant rate up to epochs - decay, then a half cosine that never reaches 0."""
-    assert [train.wsd_lr(1e-3, e, 10, 3) for e in range(1, 8)] == [1e-3] * 7
-    np.testing.assert_allclose([train.wsd_lr(1e-3, e, 10, 3) for e in (8, 9, 10)],
+    assert [fit.wsd_lr(1e-3, e, 10, 3) for e in range(1, 8)] == [1e-3] * 7
+    np.testing.assert_allclose([fit.wsd_lr(1e-3, e, 10, 3) for e in (8, 9, 10)],
                                [1e-3 * (1 + np.cos(np.pi * k / 4)) / 2 for k in (1, 2, 3)])
-    assert train.wsd_lr(1e-3, 10, 10, 3) > 0
-    assert train.stable_checkpoint_path("/x/m.onnx.ckpt") == "/x/m.onnx.stable.ckpt"
-    assert train.stable_checkpoint_path("/x/m.pt") == "/x/m.pt.stable.ckpt"
+    assert fit.wsd_lr(1e-3, 10, 10, 3) > 0
+    assert fit.stable_checkpoint_path("/x/m.onnx.ckpt") == "/x/m.onnx.stable.ckpt"
+    assert fit.stable_checkpoint_path("/x/m.pt") == "/x/m.pt.stable.ckpt"
 
 
 def test_wsd_run_continues_from_its_stable_checkpoint(tmp_path):
@@ -608,10 +618,10 @@ def test_wsd_run_continues_from_its_stable_checkpoint(tmp_path):
     # the SNR window applies to the generated training stream
     import argparse
     parser = argparse.ArgumentParser()
-    train.configure_parser(parser)
+    cli_train.configure_parser(parser)
     args = parser.parse_args(["--generate", str(cfg), "-m", "cnn1", "-o", str(out), "--val-frames", "16",
-                          "--stream-shard-size", "4", "--min-snr", "15"])
-    gen = train._generated_data(args, "iq", "N,2,L")
+                              "--stream-shard-size", "4", "--min-snr", "15"])
+    gen = fit._generated_data(fit.TrainOptions(**vars(args)), "iq", "N,2,L")
     assert gen["stream_cfg"]["snrs"] == [20] and gen["cfg"]["snrs"] == [10, 20]
     p = run_cli(*common, "--epochs", 3, "--min-snr", 25)
     assert p.returncode == 2 and "--min-snr/--max-snr: no SNR of" in p.stderr and "is left to train on" in p.stderr

@@ -1,4 +1,4 @@
-"""gr-amc variant and quantize.rotation_ensemble: the ensemble graph computes the mean over turned frames (checked
+"""gr-amc variant and variants.rotation_ensemble: the ensemble graph computes the mean over turned frames (checked
 against PyTorch on frames turned in numpy), is invariant to the turns it averages over, runs in the classifier
 block, and the CLI writes int8/float16/rotation variants with the contract and refuses what it cannot do."""
 import numpy as np
@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from conftest import run_classifier, run_cli, zoo_contract
-from gnuradio.amc import contract, evaluate, models, quantize, train
+from gnuradio.amc import contract
+from gnuradio.amc.training import zoo
+from gnuradio.amc.training.export import export_onnx
+from gnuradio.amc import variants
+from gnuradio.amc import runtime
+from gnuradio.amc import onnx_graph
+from gnuradio.amc import fileio
 
 CLASSES = ["BPSK", "GMSK", "FM"]
 
@@ -17,14 +23,14 @@ def export(name, path, L, output="logits", seed=0):
     doubled so that its output clearly depends on the input (at initialization some zoo models answer nearly
     the same for every frame)."""
     torch.manual_seed(seed)
-    net = models.build(name, len(CLASSES), L).eval()
+    net = zoo.build(name, len(CLASSES), L).eval()
     with torch.no_grad():
         for p in net.parameters():
             p.mul_(2.0)
-    rep, layout = models.model_spec(name)
+    rep, layout = zoo.model_spec(name)
     x = contract.to_model_input(frames_of(4, L, 9), rep, layout)
-    blob, _ = train.export_onnx(net, x, zoo_contract(name, CLASSES, L, output), output_kind=output)
-    train.atomic_write_bytes(blob, str(path))
+    blob, _ = export_onnx(net, x, zoo_contract(name, CLASSES, L, output), output_kind=output)
+    fileio.atomic_write_bytes(blob, str(path))
     return net
 
 
@@ -37,7 +43,7 @@ def frames_of(n, L, seed):
 def torch_reference(net, frames, name, K, output):
     """Mean over k of log_softmax (logits models) or softmax (probs models) of the network on frames turned by
     exp(j 2 pi k / K), the turn done on the complex samples in numpy (zero samples stay zero, phase 0)."""
-    rep, layout = models.model_spec(name)
+    rep, layout = zoo.model_spec(name)
     views = []
     with torch.no_grad():
         for k in range(K):
@@ -58,17 +64,17 @@ def test_rotation_ensemble_is_the_mean_over_turned_frames(name, K, output, tmp_p
     path = tmp_path / "m.onnx"
     net = export(name, path, L, output)
     proto = onnx.load(str(path))
-    ens = quantize.rotation_ensemble(proto, K)
+    ens = variants.rotation_ensemble(proto, K)
     meta = {p.key: p.value for p in ens.metadata_props}
     assert meta.pop(contract.META_ROTATIONS) == str(K)
     assert meta == {p.key: p.value for p in proto.metadata_props}
-    rep, layout = models.model_spec(name)
+    rep, layout = zoo.model_spec(name)
     frames = frames_of(6, L, 1)
-    run = lambda f: quantize.onnx_predict(ens.SerializeToString(), contract.to_model_input(f, rep, layout))
+    run = lambda f: runtime.onnx_predict(ens.SerializeToString(), contract.to_model_input(f, rep, layout))
     got = run(frames)
     assert got.shape == (6, len(CLASSES))
     np.testing.assert_allclose(got, torch_reference(net, frames, name, K, output), rtol=1e-4, atol=1e-4)
-    plain = quantize.onnx_predict(str(path), contract.to_model_input(frames, rep, layout))
+    plain = runtime.onnx_predict(str(path), contract.to_model_input(frames, rep, layout))
     assert np.abs(got - (np.log(torch.softmax(torch.from_numpy(plain), -1).numpy()) if output == "logits"
                          else plain)).max() > 1e-2          # the views differ: the ensemble is not the network
     if K == 4:
@@ -77,21 +83,21 @@ def test_rotation_ensemble_is_the_mean_over_turned_frames(name, K, output, tmp_p
     np.testing.assert_allclose(np.concatenate([run(frames[i:i + 1]) for i in range(6)]), got, rtol=1e-5,
                                atol=1e-5)
     # MACs: K times the network's
-    assert evaluate.count_macs(ens, L) == K * evaluate.count_macs(proto, L)
+    assert onnx_graph.count_macs(ens, L) == K * onnx_graph.count_macs(proto, L)
     with pytest.raises(ValueError, match="already a rotation ensemble"):
-        quantize.rotation_ensemble(ens, 2)
+        variants.rotation_ensemble(ens, 2)
     with pytest.raises(ValueError, match="at least 2 rotations"):
-        quantize.rotation_ensemble(proto, 1)
+        variants.rotation_ensemble(proto, 1)
     fixed = onnx.ModelProto()
     fixed.CopyFrom(proto)
     fixed.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
     with pytest.raises(ValueError, match="batch size is fixed at 1"):
-        quantize.rotation_ensemble(fixed, 4)
+        variants.rotation_ensemble(fixed, 4)
     old = onnx.ModelProto()
     old.CopyFrom(proto)
     old.opset_import[0].version = 9
     with pytest.raises(ValueError, match="opset is 9; a rotation ensemble needs opset 13"):
-        quantize.rotation_ensemble(old, 4)
+        variants.rotation_ensemble(old, 4)
 
 
 def test_amplitude_phase_views_wrap_as_the_contract_does(tmp_path):
@@ -101,10 +107,10 @@ def test_amplitude_phase_views_wrap_as_the_contract_does(tmp_path):
     L = 32
     path = tmp_path / "gru.onnx"
     net = export("gru", path, L)
-    ens = quantize.rotation_ensemble(onnx.load(str(path)), 4)
+    ens = variants.rotation_ensemble(onnx.load(str(path)), 4)
     pattern = np.array([1, -1, 1j, -1j, 0, 1 + 1j, -1 - 1j, 0.5], np.complex64)
     frames = np.stack([np.roll(np.resize(pattern, L), s) for s in range(3)]).astype(np.complex64)
-    got = quantize.onnx_predict(ens.SerializeToString(), contract.to_model_input(frames, "ap", "N,L,2"))
+    got = runtime.onnx_predict(ens.SerializeToString(), contract.to_model_input(frames, "ap", "N,L,2"))
     np.testing.assert_allclose(got, torch_reference(net, frames, "gru", 4, "logits"), rtol=1e-4, atol=1e-4)
 
 
@@ -116,7 +122,7 @@ def test_classifier_block_runs_a_rotation_ensemble(tmp_path):
     L, n = 32, 4
     src_path, ens_path = tmp_path / "m.onnx", tmp_path / "m-rot4.onnx"
     net = export("mnv4s", src_path, L)
-    onnx.save(quantize.rotation_ensemble(onnx.load(str(src_path)), 4), str(ens_path))
+    onnx.save(variants.rotation_ensemble(onnx.load(str(src_path)), 4), str(ens_path))
     stream = frames_of(n, L, 5).ravel() * 2.5
     clf, all_tags = run_classifier(ens_path, stream)
     assert clf.metadata()[contract.META_ROTATIONS] == "4"
@@ -132,8 +138,8 @@ def test_classifier_block_runs_a_rotation_ensemble(tmp_path):
 def tiny(tmp_path_factory):
     d = tmp_path_factory.mktemp("variant")
     path = d / "tiny.h5"
-    run_cli("generate", "--preset", "demo", "--classes", ",".join(CLASSES), "--snrs", "20", "-n", "24",
-            "--frame-length", 64, "--seed", 12, "--workers", 1, "--quiet", "--out", path, check=True)
+    run_cli("generate", "--preset", "demo", "--classes", *CLASSES, "--snrs", "20", "-n", "24",
+            "--frame-length", 64, "--seed", 12, "--workers", 1, "--quiet", "--output", path, check=True)
     return d, path
 
 
@@ -184,17 +190,17 @@ def test_variant_cli(tiny):
     run_cli("variant", d / "r4.onnx", "-o", d / "back.onnx", "--rotations", 1, check=True)
     assert meta(d / "back.onnx") == base
     x = contract.to_model_input(frames_of(5, 64, 4), "iq", "N,2,L")
-    np.testing.assert_allclose(quantize.onnx_predict(str(d / "back.onnx"), x), quantize.onnx_predict(str(src), x),
+    np.testing.assert_allclose(runtime.onnx_predict(str(d / "back.onnx"), x), runtime.onnx_predict(str(src), x),
                                atol=1e-6)
     run_cli("variant", d / "r4.onnx", "-o", d / "r8.onnx", "--rotations", 8, check=True)
     assert meta(d / "r8.onnx")[contract.META_ROTATIONS] == "8"
-    assert evaluate.count_macs(onnx.load(str(d / "r8.onnx")), 64) == 2 * rep["r4"]["macs"]
+    assert onnx_graph.count_macs(onnx.load(str(d / "r8.onnx")), 64) == 2 * rep["r4"]["macs"]
     p = run_cli("variant", d / "r4.onnx", "-o", d / "r4h.onnx", "--fp16", check=True)
     assert "as a 4-rotation ensemble like its input" in p.stdout
     m = meta(d / "r4h.onnx")
     assert m[contract.META_ROTATIONS] == "4" and m["amc.quantization"].startswith("float16")
-    np.testing.assert_allclose(quantize.onnx_predict(str(d / "r4h.onnx"), x),
-                               quantize.onnx_predict(str(d / "r4.onnx"), x), atol=2e-2)
+    np.testing.assert_allclose(runtime.onnx_predict(str(d / "r4h.onnx"), x),
+                               runtime.onnx_predict(str(d / "r4.onnx"), x), atol=2e-2)
 
     assert "--rotations 1 takes the network out" in refused(src, "-o", d / "r1.onnx", "--rotations", 1)
     assert "--rotations must be >= 1" in refused(src, "-o", d / "r1.onnx", "--rotations", 0)
@@ -222,15 +228,15 @@ def test_fine_tuning_from_a_rotation_ensemble_starts_from_its_network(tiny, tmp_
     run_cli("train", data, "-m", "cnn1", "--seed", 8, "-o", base, "--epochs", 1, "--batch-size", 48, "--threads", 1,
             "-q", check=True)
     run_cli("variant", base, "-o", ens, "--rotations", 4, check=True)
-    net = quantize.rotation_ensemble_network(onnx.load(str(ens)))
+    net = variants.rotation_ensemble_network(onnx.load(str(ens)))
     assert {p.key: p.value for p in net.metadata_props} == {p.key: p.value for p in onnx.load(str(base)).metadata_props}
     assert [n.op_type for n in net.graph.node] == [n.op_type for n in onnx.load(str(base)).graph.node]
     x = contract.to_model_input(frames_of(8, 64, 3), "iq", "N,2,L")
-    ref = quantize.onnx_predict(str(base), x)
-    np.testing.assert_allclose(quantize.onnx_predict(net.SerializeToString(), x), ref, atol=1e-6)
+    ref = runtime.onnx_predict(str(base), x)
+    np.testing.assert_allclose(runtime.onnx_predict(net.SerializeToString(), x), ref, atol=1e-6)
     p = run_cli("train", data, "-m", "cnn1", "--seed", 9, "-o", tmp_path / "tuned.onnx", "--epochs", 1, "--lr",
                 "1e-9", "--batch-size", 48, "--threads", 1, "--init-weights", ens, check=True)
     assert f"initialized from the weights of the network inside the 4-rotation ensemble {ens}" in p.stdout
     tuned = onnx.load(str(tmp_path / "tuned.onnx"))
     assert contract.META_ROTATIONS not in {p.key for p in tuned.metadata_props}
-    np.testing.assert_allclose(quantize.onnx_predict(str(tmp_path / "tuned.onnx"), x), ref, atol=1e-4)
+    np.testing.assert_allclose(runtime.onnx_predict(str(tmp_path / "tuned.onnx"), x), ref, atol=1e-4)

@@ -5,7 +5,7 @@
 
 ``gr-amc generate`` runs one GNU Radio flowgraph per shard (modulation_source -> radioml_channel ->
 framer -> normalizer -> dataset_sink).  The two Python blocks only wrap the numpy classes
-:class:`~gnuradio.amc.dsp_modulation.Modulator` and :class:`~gnuradio.amc.dsp_channel.ChannelModel`, so
+:class:`~gnuradio.amc.dsp.modulation.Modulator` and :class:`~gnuradio.amc.dsp.channel.ChannelModel`, so
 this module makes the same frames without a flowgraph: the same shard plan (dataset_config), the same
 seeds, the same samples, framed back to back and normalized as the C++ kernel does (a test compares
 the two front doors frame by frame).  It needs only numpy and scipy, so it runs where GNU Radio is not
@@ -19,49 +19,13 @@ installed (a GPU machine) and inside DataLoader workers (training on the fly).
 """
 import numpy as np
 
-from . import contract, dataset_config
-from .dsp_channel import ChannelModel
-from .dsp_modulation import Modulator
+from . import dataset_config
+from .dsp.channel import ChannelModel
+from .dsp.modulation import Modulator
+from .dsp.normalize import normalize  # noqa: F401  (batch.normalize: the generator's normalization)
 
 #: Samples pushed through the channel per step.
 _CHUNK = 1 << 16
-
-
-def normalize(frames, mode):
-    """Per-frame normalization of complex64 frames (n, L), as the C++ kernel ``amc.normalize_frames``
-    computes it (level in float64, one float32 scale per frame; ``iq_std`` one per rail): frames with no
-    power, a non-finite sample, only subnormal samples or a scale that overflows come out as zeros (in
-    every mode, ``none`` included).  Returns complex64."""
-    if mode not in contract.NORMALIZATIONS:
-        raise ValueError(f"normalization: unknown mode {mode!r}; allowed: {', '.join(contract.NORMALIZATIONS)}")
-    x = np.ascontiguousarray(frames, dtype=np.complex64)
-    flat = x.view(np.float32).reshape(x.shape[0], -1)
-    tiny = np.all(np.abs(flat) < np.finfo(np.float32).tiny, axis=1)          # zero or subnormal only
-    if mode == "none":
-        out = x.copy()
-        out[tiny | ~np.all(np.isfinite(flat), axis=1)] = 0
-        return out
-    f = x.view(np.float32).reshape(x.shape[0], -1, 2).astype(np.float64)
-    a2 = f[..., 0] ** 2 + f[..., 1] ** 2
-    power = a2.sum(axis=1)
-    L = x.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if mode == "iq_std":
-            m = f.mean(axis=1)
-            v = np.maximum((f ** 2).mean(axis=1) - m ** 2, 0.0)
-            g = np.where(v > 0, 1.0 / np.sqrt(v), 1.0).astype(np.float32)            # (n, 2)
-            out = (x.view(np.float32).reshape(x.shape[0], -1, 2) * g[:, None, :]).reshape(x.shape[0], -1)
-            out = out.view(np.complex64)
-            scale_ok = np.all(np.isfinite(g), axis=1)
-        else:
-            level = {"rms": np.sqrt(power / L), "peak": np.sqrt(a2.max(axis=1)),
-                     "l1": np.sqrt(a2).sum(axis=1)}[mode]
-            s = (1.0 / level).astype(np.float32)
-            scale_ok = np.isfinite(s)
-            out = x * s[:, None]
-    bad = tiny | ~np.isfinite(power) | (power == 0) | ~scale_ok | ~np.all(np.isfinite(out.view(np.float32)), axis=1)
-    out[bad] = 0
-    return out
 
 
 def _channel_args(job):

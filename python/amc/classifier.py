@@ -34,7 +34,8 @@ import pmt
 from gnuradio import gr
 
 from . import contract as C
-from .amc_python import MAX_HOP, frame_signal, input_state, normalize_frames
+from . import runtime
+from .amc_python import MAX_HOP, frame_signal, input_state
 from .model_file import ModelFile, int_param as _int_param
 
 #: Per-frame status, reported in the message field ``status``.
@@ -80,9 +81,7 @@ class ModelRunner(ModelFile):
     # -- inference -----------------------------------------------------------------------------
     def model_input(self, frames):
         """Complex frames (n, L) -> (float32 model input, status int8 (n,)) via the C++ kernel."""
-        normed, status = normalize_frames(np.ascontiguousarray(frames, dtype=np.complex64),
-                                          self.normalization)
-        return C.to_model_input(normed, self.representation, self.layout), np.asarray(status, np.int8)
+        return runtime.model_input(frames, self.normalization, self.representation, self.layout)
 
     def classify(self, frames):
         """Complex frames (n, L) -> (probs float64 (n, C), status int8 (n,)).

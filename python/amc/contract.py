@@ -1,6 +1,7 @@
 """Contracts shared by every gr-amc block, the dataset tools and the models.
 
-Everything here is specified in DESIGN.md ("Contracts"); change it only everywhere at once.
+The tag keys, message fields and model metadata are documented in docs/classifier.md, the file layouts in
+docs/datasets.md, and where each list lives in docs/developer-guide.md; change them only everywhere at once.
 """
 import json
 

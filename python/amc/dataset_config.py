@@ -4,7 +4,7 @@
 """Dataset configs: read and check them, and plan their shards (pure Python + numpy, no GNU Radio).
 
 A *dataset preset* is a shipped config file (``gr-amc/presets/NAME.yml``); a *channel preset* is a named
-set of channel parameters (``channel: {preset: rml2018}``, :data:`gnuradio.amc.dsp_channel.PRESETS`).
+set of channel parameters (``channel: {preset: rml2018}``, :data:`gnuradio.amc.dsp.channel.PRESETS`).
 Config keys are documented in docs/datasets.md.  Every function here raises ``ValueError`` (``OSError``
 for unreadable files) with a message naming the file or preset and the key.
 
@@ -23,9 +23,9 @@ import numpy as np
 
 from . import contract, paths
 from .datasets import FORMATS, stable_seed_words
-from .dsp_channel import PRESETS as CHANNEL_PRESETS
-from .dsp_channel import resolve_params
-from .dsp_modulation import ALL_CLASSES, PULSES, check_params
+from .dsp.channel import PRESETS as CHANNEL_PRESETS
+from .dsp.channel import resolve_params
+from .dsp.modulation import ALL_CLASSES, PULSES, check_params
 
 #: key -> one-line description (the allowed keys of a config file)
 CONFIG_KEYS = {
@@ -292,7 +292,7 @@ def check_blocks(cfg, where="config"):
         if src.get("speech_pauses") is False:
             raise ValueError(f"{where}: key 'source.speech_pauses': false applies to the built-in audio only, "
                              f"not with source.audio_file")
-        from .dsp_audio import load_wav
+        from .dsp.audio import load_wav
         try:
             load_wav(src["audio_file"])
         except ValueError as e:

@@ -977,3 +977,79 @@ def stable_seed_words(*items):
             if v >> 32:        # wider integers (seeds up to 2**63-1) keep every bit; small ones keep one word
                 out += [(v >> 32) & 0xFFFFFFFF, 0x5EED]
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Frames for models: a dataset file as the arrays training and evaluation use
+# ------------------------------------------------------------------------------------------------
+def load_data(path):
+    """Dataset file -> dict(frames complex64 (N, L), labels int (N,), snrs float (N,), classes list, attrs dict).
+
+    Uses datasets.load_dataset (the shared reader); raises FileNotFoundError or ValueError naming the file on failure."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"dataset file {path!r} does not exist")
+    try:
+        ds = load_dataset(path)
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"cannot read dataset {path!r}: {e}") from None
+    out = dict(frames=np.asarray(ds.x), labels=np.asarray(ds.labels).astype(np.int64).ravel(),
+               snrs=np.asarray(ds.snrs, dtype=np.float64).ravel(), classes=[str(c) for c in ds.classes],
+               attrs=dict(ds.attrs or {}))
+    if out["frames"].ndim != 2 or not np.iscomplexobj(out["frames"]):
+        raise ValueError(f"dataset {path!r}: expected complex frames (N, L), got {out['frames'].dtype} "
+                       f"{out['frames'].shape}")
+    return out
+
+
+def count_frames(path):
+    """Number of frames in a dataset file without keeping them (a cheap header read for HDF5)."""
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            if "X" in f:
+                return int(f["X"].shape[0])
+    except (OSError, ImportError):
+        pass
+    return len(load_data(path)["labels"])
+
+
+def dataset_normalization(attrs):
+    """The per-frame normalization the generator applied (from the file's attributes or config), or None."""
+    for key in ("normalization", "amc.normalization", "norm"):
+        if key in attrs:
+            v = attrs[key]
+            v = v.decode() if isinstance(v, bytes) else str(v)
+            return v
+    cfg = attrs.get("config")
+    if isinstance(cfg, (str, bytes)):
+        try:
+            cfg = json.loads(cfg)
+        except ValueError:
+            cfg = None
+    if isinstance(cfg, dict):
+        for k in ("normalization", "normalize"):
+            if isinstance(cfg.get(k), str):
+                return cfg[k]
+        fr = cfg.get("framing") or cfg.get("frames") or {}
+        if isinstance(fr, dict) and isinstance(fr.get("normalization"), str):
+            return fr["normalization"]
+    return None
+
+
+def dataset_name(attrs, path):
+    """'<config name> seed <seed>' from the file's attributes, else the file name."""
+    name = None
+    for key in ("preset", "dataset", "name"):
+        if key in attrs:
+            v = attrs[key]
+            name = v.decode() if isinstance(v, bytes) else str(v)
+    cfg = attrs.get("config")
+    if name is None and isinstance(cfg, (str, bytes)):
+        try:
+            name = json.loads(cfg).get("name")
+        except (ValueError, AttributeError):
+            name = None
+    if name is None:
+        return os.path.basename(path)
+    return f"{name} seed {attrs['seed']}" if "seed" in attrs else name
+

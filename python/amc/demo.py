@@ -1,6 +1,6 @@
-"""`gr-amc demo`: the main job.
+"""The main job behind ``gr-amc demo`` (:func:`run_demo`).
 
-1. generates a small labelled dataset with the module's blocks (`gr-amc generate --preset demo`);
+1. generates a small labelled dataset with the module's blocks (generation.generate of the demo preset);
 2. streams several modulations at several SNRs through the RadioML channel into the classifier block
    running the shipped default model (one flowgraph per (modulation, SNR), many frames each);
 3. prints a per-modulation table of predicted labels and accuracy, the model's accuracy on the generated
@@ -12,30 +12,25 @@ import os
 import sys
 import time
 
-DEFAULT_CLASSES = ["BPSK", "QPSK", "8PSK", "16QAM", "64QAM", "16APSK", "4ASK", "OOK",
-                   "GMSK", "OQPSK", "FM", "AM-DSB-WC", "AM-SSB-SC"]
-DEFAULT_SNRS = [-10, 0, 10, 20]
+import numpy as np
+import pmt
+from gnuradio import blocks, gr
 
+from .classifier import ModelRunner, classifier_sink
+from .datasets import load_dataset
+from .fileio import atomic_write_text
+from .generation import generate
+from .modulation_source import modulation_source
+from .paths import resolve_model
+from .radioml_channel import radioml_channel
 
-def configure_parser(p):
-    p.add_argument("--out", default="out/demo", help="folder for the dataset, the report and the plot")
-    p.add_argument("--model", default="amc-default", help="shipped model name or path to an .onnx file")
-    p.add_argument("--classes", nargs="+", default=DEFAULT_CLASSES, metavar="CLASS",
-                   help="modulations to stream (must be in the model's class list)")
-    p.add_argument("--snrs", nargs="+", type=float, default=DEFAULT_SNRS, metavar="DB",
-                   help="channel SNRs (Es/N0, dB)")
-    p.add_argument("--frames", type=int, default=40, help="frames classified per (modulation, SNR)")
-    p.add_argument("--channel", default="rml2018", help="radioml_channel preset")
-    p.add_argument("--seed", type=int, default=2026, help="seed of the streamed signals and channels")
-    p.add_argument("--skip-dataset", action="store_true", help="do not generate the demo dataset")
+DEFAULT_CLASSES = ("BPSK", "QPSK", "8PSK", "16QAM", "64QAM", "16APSK", "4ASK", "OOK",
+                   "GMSK", "OQPSK", "FM", "AM-DSB-WC", "AM-SSB-SC")
+DEFAULT_SNRS = (-10, 0, 10, 20)
 
 
 def classify_stream(model, cls, snr, frames, channel, seed):
     """Stream `frames` frames of `cls` at `snr` through the channel into the classifier; returns labels."""
-    import pmt
-    from gnuradio import blocks, gr
-    from . import classifier_sink, modulation_source, radioml_channel
-
     clf = classifier_sink(model=model)
     frame_len = clf.frame_len()
     tb = gr.top_block()
@@ -49,86 +44,11 @@ def classify_stream(model, cls, snr, frames, channel, seed):
     return [str(pmt.to_python(store.get_message(i))["label"]) for i in range(store.num_messages())]
 
 
-def run(args):
-    from .cli import CliError
-    from .classifier import ModelRunner
-    from .paths import resolve_model
-
-    from gnuradio import gr
-    gr.logging().set_default_level(gr.log_levels.warn)  # blocks' info lines would drown the report
-    t0 = time.time()
-    try:
-        model_path = resolve_model(args.model)
-    except FileNotFoundError as e:
-        raise CliError(str(e))
-    runner = ModelRunner(model_path)
-    classes = list(runner.classes)
-    bad = [c for c in args.classes if c not in classes]
-    if bad:
-        raise CliError(f"--classes: {', '.join(bad)} not in the model's classes ({', '.join(classes)})")
-    if args.frames < 1:
-        raise CliError(f"--frames must be >= 1, got {args.frames}")
-    os.makedirs(args.out, exist_ok=True)
-    print(f"gr-amc demo: model {os.path.basename(model_path)} ({runner.metadata.get('amc.model', '?')}, "
-          f"{len(classes)} classes, {runner.frame_len}-sample frames)")
-
-    # 1. a small labelled dataset, made by the generation blocks
-    dataset_acc = None
-    if not args.skip_dataset:
-        from .cli import main as cli_main
-        ds_path = os.path.join(args.out, "demo_dataset.h5")
-        print(f"\n[1/3] generating a labelled dataset with the module's blocks -> {ds_path}")
-        # --overwrite: the file belongs to the demo (same seed, same content), so a second run
-        # (make demo twice) remakes it instead of failing
-        rc = cli_main(["generate", "--preset", "demo", "--frame-length", str(runner.frame_len),
-                       "--overwrite", "--out", ds_path])
-        if rc != 0:
-            raise CliError(f"dataset generation failed (exit status {rc})")
-        dataset_acc = _dataset_accuracy(runner, ds_path)
-
-    # 2. stream modulations x SNRs through the channel into the classifier block
-    print(f"\n[2/3] streaming {len(args.classes)} modulations x {len(args.snrs)} SNRs x {args.frames} frames "
-          f"through the {args.channel} channel into amc.classifier_sink")
-    results = {}
-    for i, cls in enumerate(args.classes):
-        for j, snr in enumerate(args.snrs):
-            labels = classify_stream(model_path, cls, snr, args.frames, args.channel,
-                                     args.seed + 1000 * i + 10 * j)
-            results[(cls, snr)] = labels
-        print(f"  {cls:10s} done", file=sys.stderr)
-
-    # 3. report
-    print("\n[3/3] results: accuracy per modulation and SNR (most frequent predicted label)")
-    table = _report_table(results, args.classes, args.snrs)
-    print(table)
-    acc_snr = {snr: _acc([l for c in args.classes for l in results[(c, snr)]],
-                         [c for c in args.classes for _ in results[(c, snr)]]) for snr in args.snrs}
-    print("overall: " + ", ".join(f"{snr:g} dB {a:.1%}" for snr, a in acc_snr.items()))
-    if dataset_acc is not None:
-        print("model accuracy on the generated demo dataset: " +
-              ", ".join(f"{snr:g} dB {a:.1%}" for snr, a in sorted(dataset_acc.items())))
-    png = os.path.join(args.out, "accuracy_vs_snr.png")
-    _plot(results, args.classes, args.snrs, png, os.path.basename(model_path))
-    with open(os.path.join(args.out, "demo_results.json"), "w") as f:
-        json.dump({"model": model_path, "snrs": args.snrs, "frames": args.frames,
-                   "accuracy": {f"{c}@{s:g}": _acc(results[(c, s)], [c] * len(results[(c, s)]))
-                                for c in args.classes for s in args.snrs},
-                   "accuracy_per_snr": {f"{s:g}": a for s, a in acc_snr.items()}}, f, indent=1)
-    with open(os.path.join(args.out, "demo_table.txt"), "w") as f:
-        f.write(table + "\n")
-    print(f"\naccuracy-vs-SNR plot: {os.path.abspath(png)}")
-    print(f"table and JSON: {os.path.abspath(args.out)}/demo_table.txt, demo_results.json")
-    print(f"demo finished in {time.time() - t0:.0f} s")
-    return 0
-
-
 def _acc(pred, truth):
     return sum(p == t for p, t in zip(pred, truth)) / max(len(truth), 1)
 
 
 def _dataset_accuracy(runner, path):
-    import numpy as np
-    from .datasets import load_dataset
     ds = load_dataset(path)
     probs, _ = runner.classify(ds.x)
     pred = np.array([runner.classes[k] for k in probs.argmax(axis=1)])
@@ -169,3 +89,71 @@ def _plot(results, classes, snrs, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+
+def run_demo(output="out/demo", model="amc-default", classes=None, snrs=None, frames=40,
+             channel="rml2018", seed=2026, skip_dataset=False):
+    """The main job (see the module's docstring); prints its report and returns the results written to
+    demo_results.json (classes, snrs: None for DEFAULT_CLASSES, DEFAULT_SNRS).  ValueError / FileNotFoundError
+    for a model, class or count that does not fit."""
+    classes = list(DEFAULT_CLASSES if classes is None else classes)
+    snrs = list(DEFAULT_SNRS if snrs is None else snrs)
+    gr.logging().set_default_level(gr.log_levels.warn)  # blocks' info lines would drown the report
+    t0 = time.time()
+    model_path = resolve_model(model)
+    runner = ModelRunner(model_path)
+    model_classes = list(runner.classes)
+    bad = [c for c in classes if c not in model_classes]
+    if bad:
+        raise ValueError(f"--classes: {', '.join(bad)} not in the model's classes ({', '.join(model_classes)})")
+    if frames < 1:
+        raise ValueError(f"--frames must be >= 1, got {frames}")
+    os.makedirs(output, exist_ok=True)
+    print(f"gr-amc demo: model {os.path.basename(model_path)} ({runner.metadata.get('amc.model', '?')}, "
+          f"{len(model_classes)} classes, {runner.frame_len}-sample frames)")
+
+    # 1. a small labelled dataset, made by the generation blocks
+    dataset_acc = None
+    if not skip_dataset:
+        ds_path = os.path.join(output, "demo_dataset.h5")
+        print(f"\n[1/3] generating a labelled dataset with the module's blocks -> {ds_path}")
+        # --overwrite: the file belongs to the demo (same seed, same content), so a second run
+        # (make demo twice) remakes it instead of failing
+        generate("demo", ds_path, overwrite=True, frame_length=runner.frame_len)
+        dataset_acc = _dataset_accuracy(runner, ds_path)
+
+    # 2. stream modulations x SNRs through the channel into the classifier block
+    print(f"\n[2/3] streaming {len(classes)} modulations x {len(snrs)} SNRs x {frames} frames "
+          f"through the {channel} channel into amc.classifier_sink")
+    results = {}
+    for i, cls in enumerate(classes):
+        for j, snr in enumerate(snrs):
+            labels = classify_stream(model_path, cls, snr, frames, channel,
+                                     seed + 1000 * i + 10 * j)
+            results[(cls, snr)] = labels
+        print(f"  {cls:10s} done", file=sys.stderr)
+
+    # 3. report
+    print("\n[3/3] results: accuracy per modulation and SNR (most frequent predicted label)")
+    table = _report_table(results, classes, snrs)
+    print(table)
+    acc_snr = {snr: _acc([l for c in classes for l in results[(c, snr)]],
+                         [c for c in classes for _ in results[(c, snr)]]) for snr in snrs}
+    print("overall: " + ", ".join(f"{snr:g} dB {a:.1%}" for snr, a in acc_snr.items()))
+    if dataset_acc is not None:
+        print("model accuracy on the generated demo dataset: " +
+              ", ".join(f"{snr:g} dB {a:.1%}" for snr, a in sorted(dataset_acc.items())))
+    png = os.path.join(output, "accuracy_vs_snr.png")
+    _plot(results, classes, snrs, png, os.path.basename(model_path))
+    report = {"model": model_path, "snrs": list(snrs), "frames": frames,
+              "accuracy": {f"{c}@{s:g}": _acc(results[(c, s)], [c] * len(results[(c, s)]))
+                           for c in classes for s in snrs},
+              "accuracy_per_snr": {f"{s:g}": a for s, a in acc_snr.items()}}
+    atomic_write_text(json.dumps(report, indent=1), os.path.join(output, "demo_results.json"))
+    atomic_write_text(table + "\n", os.path.join(output, "demo_table.txt"))
+    print(f"\naccuracy-vs-SNR plot: {os.path.abspath(png)}")
+    print(f"table and JSON: {os.path.abspath(output)}/demo_table.txt, demo_results.json")
+    print(f"demo finished in {time.time() - t0:.0f} s")
+    return report
+

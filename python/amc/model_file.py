@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from . import contract as C
+from . import runtime
 from .optional import require
 from .paths import resolve_model
 
@@ -79,18 +80,6 @@ def _first_line(e):
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
-def ort_session_options(ort, threads):
-    """ONNX Runtime options of every gr-amc session: `threads` intra-op threads (0: its default), sequential,
-    quiet, and idle threads that do not spin (a flowgraph's other blocks need the cores)."""
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = int(threads)
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = 3
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return so
-
-
 class ModelFile:
     """A model file whose contract has been checked; runs model input through ONNX Runtime.
 
@@ -108,10 +97,9 @@ class ModelFile:
         if not isinstance(model, str) or not model.strip():
             raise ValueError(f"model must be a path to an .onnx file or a shipped model name, got {model!r}")
         self.path = resolve_model(model)  # FileNotFoundError naming the model and the shipped ones
-        ort = require("onnxruntime", "running ONNX models (gr-amc's classifier, evaluate and variant)")
+        require("onnxruntime", "running ONNX models (gr-amc's classifier, evaluate and variant)")
         try:
-            self.session = ort.InferenceSession(self.path, sess_options=ort_session_options(ort, self.threads),
-                                                providers=["CPUExecutionProvider"])
+            self.session = runtime.session(self.path, self.threads)
         except Exception as e:  # InvalidProtobuf, Fail, InvalidGraph, NoSuchFile...
             raise ModelFileError(f"model file {self.path!r} is not a valid ONNX model that ONNX Runtime "
                                  f"can load: {_first_line(e)}") from None
@@ -259,3 +247,10 @@ class ModelFile:
                                      f"{xb.shape[0]}; expected ({xb.shape[0]}, {len(self.classes)})")
             outs.append(y[:m].astype(np.float64))
         return np.concatenate(outs) if outs else np.zeros((0, len(self.classes)))
+
+
+def read_contract(model):
+    """(ONNX ModelProto, decoded metadata) of a model file or shipped model name whose contract passes ModelFile's
+    check; ValueError (ModelFileError) or FileNotFoundError with that check's message otherwise."""
+    mf = ModelFile(model)
+    return mf.load_proto(), mf.metadata

@@ -5,7 +5,7 @@
 
 Output: complex64 baseband, unit average power, tagged with ``amc:truth`` (PMT symbol: the class name)
 at offset 0 and every ``tag_interval`` samples. The samples come from
-:class:`gnuradio.amc.dsp_modulation.Modulator` (pure numpy), which generates in fixed-size internal blocks,
+:class:`gnuradio.amc.dsp.modulation.Modulator` (pure numpy), which generates in fixed-size internal blocks,
 so the stream is identical whatever chunk sizes the scheduler asks for. See docs/generation.md for
 how each class is made.
 """
@@ -14,20 +14,13 @@ import pmt
 from gnuradio import gr
 
 from .contract import TAG_TRUTH
-from .dsp_modulation import ALL_CLASSES, Modulator
-from .radioml_channel import _large_output_buffer
+from .dsp.modulation import ALL_CLASSES, Modulator
+from .block_utils import add_periodic_tags, check_tag_interval, large_output_buffer
 
 __all__ = ["modulation_source", "MODULATIONS"]
 
 #: Every class name the source accepts (2018.01A names, then the 2016.10a-only names).
 MODULATIONS = ALL_CLASSES
-
-
-def _check_tag_interval(tag_interval):
-    if isinstance(tag_interval, bool) or not isinstance(tag_interval, (int, np.integer)) or tag_interval < 0:
-        raise ValueError(f"tag_interval: must be an integer >= 0 (0: one tag at offset 0 only), "
-                         f"got {tag_interval!r}")
-    return int(tag_interval)
 
 
 class modulation_source(gr.sync_block):
@@ -56,7 +49,7 @@ class modulation_source(gr.sync_block):
 
     def __init__(self, modulation="QPSK", samples_per_symbol=8, rolloff=0.35, seed=0, tag_interval=1024,
                  audio_file="", speech_pauses=True, pulse="rrc", bt=0.5, timing_offset=0.0):
-        self.tag_interval = _check_tag_interval(tag_interval)
+        self.tag_interval = check_tag_interval(tag_interval)
         if audio_file is None:
             audio_file = ""
         if not isinstance(audio_file, str):
@@ -64,7 +57,7 @@ class modulation_source(gr.sync_block):
         self.mod = Modulator(modulation, samples_per_symbol, rolloff, seed, audio_file, speech_pauses, pulse, bt,
                              timing_offset)
         gr.sync_block.__init__(self, name="amc_modulation_source", in_sig=None, out_sig=[np.complex64])
-        _large_output_buffer(self)
+        large_output_buffer(self)
         self.modulation = modulation
         self._key = pmt.intern(TAG_TRUTH)
         self._val = pmt.intern(modulation)
@@ -75,11 +68,5 @@ class modulation_source(gr.sync_block):
         n = len(out)
         out[:] = self.mod.read(n)
         start = self.nitems_written(0)
-        if self.tag_interval == 0:
-            if start == 0 and n > 0:
-                self.add_item_tag(0, 0, self._key, self._val, self._src)
-        else:
-            first = -(-start // self.tag_interval) * self.tag_interval
-            for off in range(first, start + n, self.tag_interval):
-                self.add_item_tag(0, off, self._key, self._val, self._src)
+        add_periodic_tags(self, start, n, self.tag_interval, self._key, self._val, self._src)
         return n

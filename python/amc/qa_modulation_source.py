@@ -17,8 +17,9 @@ import pmt
 from gnuradio import blocks, gr, gr_unittest
 
 from gnuradio import amc
-from gnuradio.amc import contract, dsp_audio
-from gnuradio.amc.dsp_filters import rrc_pulse, rrc_taps
+from gnuradio.amc import contract
+from gnuradio.amc.dsp import audio as dsp_audio
+from gnuradio.amc.dsp.filters import rrc_pulse, rrc_taps
 
 SPS = 8
 FS = 200e3        # nominal rate of the analog classes

@@ -4,7 +4,7 @@
 """``amc.radioml_channel``: RadioML-style channel impairments as one GNU Radio block.
 
 Sample-rate offset -> multipath fading -> carrier frequency offset -> random phase -> AWGN at an exact
-Es/N0 (see :mod:`gnuradio.amc.dsp_channel` and docs/generation.md). Emits ``amc:snr_db`` (PMT double)
+Es/N0 (see :mod:`gnuradio.amc.dsp.channel` and docs/generation.md). Emits ``amc:snr_db`` (PMT double)
 at output offset 0 and every ``tag_interval`` output samples, and passes every upstream tag
 (``amc:truth`` ...) through; with a sample-rate offset an input tag lands on the output sample nearest
 to its input time. Deterministic from the seed and independent of the scheduler's chunking.
@@ -15,25 +15,11 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
+from .block_utils import add_periodic_tags, check_tag_interval, large_output_buffer
 from .contract import TAG_SNR
-from .dsp_channel import FADING_MODES, PRESETS, SRO_HALF, ChannelModel
+from .dsp.channel import FADING_MODES, PRESETS, SRO_HALF, ChannelModel
 
 __all__ = ["radioml_channel", "PRESETS", "FADING_MODES"]
-
-
-#: Output buffer (items) asked for, so that each call works on tens of thousands of samples: the numpy
-#: code has a fixed cost per call, and GNU Radio's default (8192 complex items) halves the throughput.
-OUTPUT_BUFFER_ITEMS = 1 << 16
-
-
-def _large_output_buffer(block):
-    """set_min_output_buffer without GNU Radio's info-level log line for it."""
-    level = block.logger.get_string_level()
-    block.logger.set_level("warn")
-    try:
-        block.set_min_output_buffer(OUTPUT_BUFFER_ITEMS)
-    finally:
-        block.logger.set_level(level)
 
 
 class radioml_channel(gr.basic_block):
@@ -54,17 +40,14 @@ class radioml_channel(gr.basic_block):
     def __init__(self, preset="rml2018", snr_db=10.0, seed=0, samp_rate=None, sro_std=None, sro_max=None,
                  cfo_std=None, cfo_max=None, fading=None, k_factor=None, doppler_hz=None, delays=None,
                  mags=None, random_phase=None, noise=None, tag_interval=1024, random_start=None):
-        if isinstance(tag_interval, bool) or not isinstance(tag_interval, (int, np.integer)) or tag_interval < 0:
-            raise ValueError(f"tag_interval: must be an integer >= 0 (0: one tag at offset 0 only), "
-                             f"got {tag_interval!r}")
-        self.tag_interval = int(tag_interval)
+        self.tag_interval = check_tag_interval(tag_interval)
         self.model = ChannelModel(preset=preset, snr_db=snr_db, seed=seed, samp_rate=samp_rate,
                                   sro_std=sro_std, sro_max=sro_max, cfo_std=cfo_std, cfo_max=cfo_max,
                                   fading=fading, k_factor=k_factor, doppler_hz=doppler_hz, delays=delays,
                                   mags=mags, random_phase=random_phase, noise=noise, random_start=random_start)
         gr.basic_block.__init__(self, name="amc_radioml_channel", in_sig=[np.complex64], out_sig=[np.complex64])
         self.set_tag_propagation_policy(gr.TPP_DONT)
-        _large_output_buffer(self)
+        large_output_buffer(self)
         self.params = dict(self.model.p)
         self._snr_key = pmt.intern(TAG_SNR)
         self._snr_val = pmt.from_double(float(self.model.p["snr_db"]))
@@ -119,11 +102,5 @@ class radioml_channel(gr.basic_block):
                     self.add_item_tag(0, o, key, val, src)
             self._pending = keep
         # amc:snr_db
-        if self.tag_interval == 0:
-            if start == 0:
-                self.add_item_tag(0, 0, self._snr_key, self._snr_val, self._src)
-        else:
-            first = -(-start // self.tag_interval) * self.tag_interval
-            for off in range(first, start + n, self.tag_interval):
-                self.add_item_tag(0, off, self._snr_key, self._snr_val, self._src)
+        add_periodic_tags(self, start, n, self.tag_interval, self._snr_key, self._snr_val, self._src)
         return n

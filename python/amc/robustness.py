@@ -17,8 +17,9 @@ these (training streams use the run's seed, its validation/test sets seed + 2**4
 """
 import numpy as np
 
-from . import batch, contract
-from .dsp_modulation import kind_of
+from . import batch, contract, runtime
+from .model_file import read_contract
+from .dsp.modulation import kind_of
 
 SWEEPS = ("timing", "sps", "cfo", "snr")
 SWEEP_SEED = 0x5EE9_0000
@@ -40,8 +41,6 @@ def _config(meta, classes, kind, value, snr):
 def sweep(path, kind, snr=20, frames_per_class=64, values=None, classes=None, threads=1):
     """Accuracy per class of the model file ``path`` over one sweep.  Returns dict(kind, values, classes,
     accuracy: {class: [accuracy per value]}, mean: [mean over classes per value], frames_per_class, snr)."""
-    from .evaluate import read_contract
-    from .quantize import onnx_predict
     if kind not in SWEEPS:
         raise ValueError(f"unknown sweep {kind!r}; allowed: {', '.join(SWEEPS)}")
     proto, meta = read_contract(path)
@@ -60,9 +59,8 @@ def sweep(path, kind, snr=20, frames_per_class=64, values=None, classes=None, th
                                     shard_size=max(1, frames_per_class // 8))
         if kind == "cfo":
             x = x * np.exp(2j * np.pi * float(v) * np.arange(x.shape[1]))[None, :].astype(np.complex64)
-        x = batch.normalize(x, meta[contract.META_NORMALIZATION])
-        inp = contract.to_model_input(x, meta[contract.META_REPRESENTATION], meta[contract.META_INPUT_LAYOUT])
-        pred = np.array(mclasses)[onnx_predict(raw, inp, threads=threads).argmax(1)]
+        inp = runtime.contract_input(x, meta)
+        pred = np.array(mclasses)[runtime.onnx_predict(raw, inp, threads=threads).argmax(1)]
         truth = np.array(classes)[lab]
         for c in classes:
             acc[c].append(float(np.mean(pred[truth == c] == c)) if np.any(truth == c) else float("nan"))

@@ -1,15 +1,25 @@
-"""The `gr-amc` command line: `gr-amc generate | train | evaluate | demo`.
+"""The `gr-amc` command line: `gr-amc generate | train | evaluate | variant | demo`.
 
-Each subcommand lives in its own module that provides `configure_parser(parser)` (cheap: no heavy imports)
-and `run(args) -> int`.
+Each subcommand is a module of this package that provides `configure_parser(parser)` (cheap: no heavy
+imports) and `run(args) -> int`: it parses, calls the library (generation.generate, training.fit.train,
+evaluation.evaluate, variants.write_variant, demo.run_demo) and prints.  The library never imports this package;
+it raises ValueError / OSError (and GenerationError, MissingPackageError), which main() prints as
+``gr-amc COMMAND: error: ...`` with exit status 2 (set GR_AMC_TRACEBACK=1 to see the traceback instead).
+
+Conventions shared by every subcommand: the output is named by ``-o/--output`` (a file, or a folder for
+evaluate and demo); lists are space-separated values of one option (``--classes BPSK QPSK``, ``--snrs 0 10
+20``); an unknown or misspelt option prints the subcommand's own usage; options are never abbreviated.
 """
 import argparse
 import importlib
 import sys
 
-from . import optional
-from .optional import MissingPackageError
-from .paths import __version__
+import os
+
+from .. import optional
+from ..generation import GenerationError
+from ..optional import MissingPackageError
+from ..paths import __version__
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS = {
@@ -72,10 +82,7 @@ def main(argv=None):
         return 2
     try:
         return int(args._module.run(args) or 0)
-    except CliError as e:
-        print(f"gr-amc {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except MissingPackageError as e:   # a package the subcommand needs: which one and how to install it
+    except (CliError, MissingPackageError) as e:   # MissingPackageError: which package and how to install it
         print(f"gr-amc {args.command}: error: {e}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as e:
@@ -84,13 +91,15 @@ def main(argv=None):
         print(f"gr-amc {args.command}: error: this needs the Python package {e.name!r}, which {sys.executable} "
               f"cannot import. {optional.how_to_install(e.name)}.", file=sys.stderr)
         return 2
+    except (ValueError, OSError, GenerationError) as e:   # what the library raises for bad input
+        if os.environ.get("GR_AMC_TRACEBACK"):
+            raise
+        print(f"gr-amc {args.command}: error: {_message(e)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"gr-amc {args.command}: interrupted", file=sys.stderr)
         return 130
 
 
-if __name__ == "__main__":
-    # `python -m gnuradio.amc.cli` runs this file as __main__: use the package's module so that
-    # CliError raised by the subcommands is the same class as the one caught in main().
-    from gnuradio.amc.cli import main as _main
-    sys.exit(_main())
+def _message(e):
+    return str(e) or type(e).__name__

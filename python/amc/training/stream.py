@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from . import batch, contract, dataset_config
+from .. import batch, contract, dataset_config
 
 VALIDATION_OFFSET = 1 << 40
 TEST_OFFSET = 2 << 40

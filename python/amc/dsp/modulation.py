@@ -22,16 +22,16 @@ Signal definitions (also in docs/generation.md):
 import numpy as np
 from scipy import signal
 
-from .contract import CLASSES_2016, CLASSES_2018
-from . import dsp_audio
-from .dsp_filters import (BlockBuffer, FractionalShaper, PolyphaseInterpolator, PulseBank, StreamingFIR,
+from ..contract import CLASSES_2016, CLASSES_2018
+from . import audio
+from .filters import (BlockBuffer, FractionalShaper, PolyphaseInterpolator, PulseBank, StreamingFIR,
                           SymbolBuffer, cpm_phase_pulse, gaussian_pulse, hilbert_taps, lowpass_taps, rect_pulse,
                           rrc_pulse)
 
 #: Nominal output sample rate (Hz) that the analog classes are defined at.
 NOMINAL_RATE = 200e3
 #: Audio rate (Hz) and interpolation factor from audio rate to the output rate.
-AUDIO_RATE = dsp_audio.AUDIO_RATE
+AUDIO_RATE = audio.AUDIO_RATE
 AUDIO_INTERP = int(round(NOMINAL_RATE / AUDIO_RATE))
 #: RRC span in symbols.
 RRC_SPAN = 12
@@ -253,7 +253,7 @@ class Modulator:
             self._syms = SymbolBuffer(draw, first, SYMBOL_BLOCK)
         if self.audio_file and self.kind != "analog":
             # validate it anyway so a bad path is reported, but digital classes do not use it
-            dsp_audio.load_wav(self.audio_file)
+            audio.load_wav(self.audio_file)
         if self.kind == "analog":
             # warm up: run one internal block through the filters and discard it, so the stream starts in
             # steady state (no filter start-up transient)
@@ -296,11 +296,11 @@ class Modulator:
         kind, arg = ANALOG[self.modulation]
         self.analog_kind = kind
         if self.audio_file:
-            self.audio = dsp_audio.WavAudio(self.audio_file, rng)
+            self.audio = audio.WavAudio(self.audio_file, rng)
             pa = self.audio.power
         else:
-            self.audio = dsp_audio.SpeechLikeAudio(rng, pauses=self.speech_pauses)
-            pa = dsp_audio.speech_power(self.speech_pauses)
+            self.audio = audio.SpeechLikeAudio(rng, pauses=self.speech_pauses)
+            pa = audio.speech_power(self.speech_pauses)
         self.audio_power = pa
         L = AUDIO_INTERP
         self._interp = PolyphaseInterpolator(lowpass_taps(12 * L + 1, 6e3 / NOMINAL_RATE, gain=L), L)

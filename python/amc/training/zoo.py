@@ -311,3 +311,24 @@ def widen_gru(model, hidden):
 def count_parameters(model):
     """Trainable parameters of a torch model."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def batches(n, batch_size, rng=None):
+    """Index arrays of consecutive batches of range(n), shuffled by rng when given."""
+    import numpy as np
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for i in range(0, n, batch_size):
+        yield order[i:i + batch_size]
+
+
+def predict_logits(model, x, device, batch_size=512):
+    """Logits (numpy) of a torch model on model inputs x (numpy float32)."""
+    import numpy as np
+    import torch
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for b in batches(len(x), batch_size):
+            out.append(model(torch.from_numpy(x[b]).to(device)).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+

@@ -17,12 +17,15 @@ shipped model (or any model ``gr-amc train`` wrote) on new data, its weights are
   check's tolerance is an error (nothing is trained from a wrong import).
 
 int8 files (quantized graphs) are refused: fine-tune the float file.  A rotation ensemble
-(quantize.rotation_ensemble) is read as the network inside it: the import is checked against that network, and
+(variants.rotation_ensemble) is read as the network inside it: the import is checked against that network, and
 the fine-tuned model is a plain network again (`gr-amc variant --rotations K` makes the ensemble of it).
 """
 import numpy as np
 
-from .evaluate import onnx_attr, stored_tensors
+from .. import runtime
+from ..onnx_graph import onnx_attr, stored_tensors
+from ..variants import rotation_ensemble_network
+from .zoo import predict_logits
 
 QUANTIZED_OPS = ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger",
                  "DynamicQuantizeLinear", "QLinearMatMul", "DynamicQuantizeLSTM")
@@ -108,9 +111,6 @@ def import_onnx_weights(model, proto, calib_inputs, atol=1e-3, rtol=1e-3, batch=
 
     Returns (max |ONNX Runtime - PyTorch| on calib_inputs, number of BatchNorms restored).  Raises WeightImportError
     (a ValueError) naming the first layer that does not fit, or when the outputs differ."""
-    from .quantize import onnx_predict, rotation_ensemble_network
-    from .train import predict_logits
-
     try:
         proto = rotation_ensemble_network(proto)            # an ensemble: its network
     except ValueError as e:
@@ -160,7 +160,7 @@ def import_onnx_weights(model, proto, calib_inputs, atol=1e-3, rtol=1e-3, batch=
     if bns:
         _restore_batchnorms(model, bns, x, batch)
     ref = predict_logits(model, x, "cpu", batch)
-    got = onnx_predict(proto.SerializeToString(), x, batch)
+    got = runtime.onnx_predict(proto.SerializeToString(), x, batch)
     if got.shape != ref.shape:
         raise WeightImportError(f"the graph outputs {got.shape[1:]} per frame, the model {ref.shape[1:]}")
     diff = float(np.max(np.abs(got - ref)))

@@ -1,4 +1,20 @@
-"""int8 variants of gr-amc ONNX models through ONNX Runtime's quantization tools.
+"""Variants of gr-amc ONNX model files, the library behind ``gr-amc variant`` (:func:`write_variant`) and
+``gr-amc train --int8/--fp16``: an int8 or float16 twin, or a rotation ensemble, without training anything.
+
+- ``rotations=K`` (K >= 2): the graph runs the network on K turns of each frame (by 360/K degrees) and averages the
+  outputs (rotation_ensemble).  The radio channel turns every frame by a random phase, so each turn
+  is an equally valid view of the frame; averaging the views makes the answer independent of the part of the
+  network's output that depends on the frame's phase.  K times the computation, the same weights and contract
+  (amc.rotations added).
+- ``int8``: ONNX Runtime quantization (quantize_file).  Convolutional models are quantized
+  statically when a ``calibration`` dataset gives frames to calibrate on (256 frames drawn with ``seed``,
+  normalized and shaped as the classifier feeds them); otherwise dynamically.
+- ``fp16``: weights stored as float16, computed in float32 (float16_file).
+
+On a rotation ensemble, ``rotations=K`` re-wraps its network with K turns (1: the network alone, K times faster),
+and int8/fp16 make the variant of its network and wrap that again with the same K.
+
+int8 variants through ONNX Runtime's quantization tools:
 
 - Convolutional models (a Conv node in the graph) with calibration inputs: static quantization, QDQ format,
   per-channel int8 weights, uint8 activations calibrated (MinMax) on the given frames.
@@ -16,6 +32,13 @@ import contextlib
 import logging
 import os
 import tempfile
+
+import numpy as np
+import onnx
+
+from . import contract, datasets, onnx_graph, paths, runtime
+from .fileio import atomic_write_bytes
+from .model_file import read_contract
 
 
 @contextlib.contextmanager
@@ -35,7 +58,6 @@ def _quiet_quantization():
 
 def quantize_file(src, dst, calib_inputs=None, method=None):
     """Write an int8 variant of the ONNX model src to dst.  Returns dict(method, bytes, float_bytes)."""
-    import onnx
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
                                           quantize_static)
 
@@ -69,7 +91,6 @@ def quantize_file(src, dst, calib_inputs=None, method=None):
     for k, v in meta + [("amc.quantization", f"int8 {method} (onnxruntime.quantization)")]:
         e = q.metadata_props.add()
         e.key, e.value = k, v
-    from .train import atomic_write_bytes
     data = q.SerializeToString()
     atomic_write_bytes(data, dst)
     return dict(method=method, bytes=len(data), float_bytes=os.path.getsize(src))
@@ -81,8 +102,6 @@ def float16_file(src, dst):
     the file is about half the size and ONNX Runtime still computes in float32 (it folds the Casts when the
     session is created).  Unlike int8 this works for every operator, the GRU and LSTM included.  ValueError if a
     weight does not fit float16's range.  Returns dict(method, bytes, float_bytes)."""
-    import numpy as np
-    import onnx
     from onnx import helper, numpy_helper
 
     proto = onnx.load(src)
@@ -113,33 +132,9 @@ def float16_file(src, dst):
     e = proto.metadata_props.add()
     e.key, e.value = "amc.quantization", "float16 weights (cast to float32 when loaded; computed in float32)"
     onnx.checker.check_model(proto)
-    from .train import atomic_write_bytes
     data = proto.SerializeToString()
     atomic_write_bytes(data, dst)
     return dict(method="float16", bytes=len(data), float_bytes=os.path.getsize(src))
-
-
-def ort_session(path_or_bytes, threads=1):
-    """A CPU ONNX Runtime session with `threads` intra-op threads and one inter-op thread."""
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3              # errors only (QDQ graphs carry constants ORT prunes, with a warning each)
-    return ort.InferenceSession(path_or_bytes, so, providers=["CPUExecutionProvider"])
-
-
-def onnx_predict(path_or_bytes, x, batch=256, threads=1):
-    """Output (numpy) of an ONNX model on model inputs x, run in batches with ONNX Runtime."""
-    import numpy as np
-    sess = ort_session(path_or_bytes, threads)
-    name = sess.get_inputs()[0].name
-    return np.concatenate([sess.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
-
-
-def onnx_accuracy(path, x, y, batch=256):
-    import numpy as np
-    return float(np.mean(onnx_predict(path, x, batch).argmax(1) == y))
 
 
 ENSEMBLE_NODE_DOC = "gr-amc rotation ensemble"       # doc_string of the nodes rotation_ensemble adds
@@ -164,10 +159,7 @@ def rotation_ensemble(proto, rotations):
     fixed batch size, subgraphs, an opset under 13 or a non-float32 input, or for a count under 2."""
     import math
 
-    import numpy as np
-    import onnx
     from onnx import helper, numpy_helper
-    from . import contract
 
     rotations = int(rotations)
     if rotations < 2:
@@ -177,7 +169,7 @@ def rotation_ensemble(proto, rotations):
         raise ValueError(f"the model is already a rotation ensemble ({meta[contract.META_ROTATIONS]} rotations)")
     for key in (contract.META_INPUT_LAYOUT, contract.META_REPRESENTATION):
         if key not in meta:
-            raise ValueError(f"the model lacks the metadata {key} (see DESIGN.md, contracts)")
+            raise ValueError(f"the model lacks the metadata {key} (see docs/classifier.md, the model contract)")
     layout, rep = meta[contract.META_INPUT_LAYOUT], meta[contract.META_REPRESENTATION]
     if layout not in contract.INPUT_LAYOUTS or rep not in contract.REPRESENTATIONS:
         raise ValueError(f"unknown input layout {layout!r} or representation {rep!r}")
@@ -186,7 +178,7 @@ def rotation_ensemble(proto, rotations):
     m = onnx.ModelProto()
     m.CopyFrom(proto)
     g = m.graph
-    inputs = _data_inputs(g)
+    inputs = onnx_graph.data_inputs(g)
     if len(inputs) != 1 or len(g.output) != 1:
         raise ValueError("a rotation ensemble needs a graph with one input and one output")
     if inputs[0].type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
@@ -282,7 +274,7 @@ def rotation_ensemble(proto, rotations):
     del g.value_info[:]                                    # the network's batch is now rotations x N
     e = m.metadata_props.add()
     e.key, e.value = contract.META_ROTATIONS, str(rotations)
-    return _checked(m, "the rotation ensemble of this graph")
+    return onnx_graph.checked(m, "the rotation ensemble of this graph")
 
 
 def rotation_ensemble_network(proto):
@@ -290,8 +282,6 @@ def rotation_ensemble_network(proto):
     the ensemble's nodes (marked by their doc_string) and constants removed, the network's input and output
     renamed back, amc.rotations removed from the metadata.  A model that is not an ensemble is returned as it
     is.  ValueError if the marked nodes are not an ensemble's."""
-    import onnx
-    from . import contract
     if not any(p.key == contract.META_ROTATIONS for p in proto.metadata_props):
         return proto
     m = onnx.ModelProto()
@@ -305,7 +295,7 @@ def rotation_ensemble_network(proto):
     outs = [i for n in added for i in n.input if i in {o for n in net for o in n.output}]
     if not added or len(views) != 1 or len(set(outs)) != 1:
         raise ValueError("the graph is marked as a rotation ensemble but its ensemble nodes cannot be taken off")
-    x_name, y_name = _data_inputs(g)[0].name, g.output[0].name
+    x_name, y_name = onnx_graph.data_inputs(g)[0].name, g.output[0].name
     for n in net:
         n.input[:] = [x_name if i == views[0] else i for i in n.input]
         n.output[:] = [y_name if o == outs[0] else o for o in n.output]
@@ -318,20 +308,71 @@ def rotation_ensemble_network(proto):
     g.initializer.extend(keep)
     i = next(i for i, p in enumerate(m.metadata_props) if p.key == contract.META_ROTATIONS)
     del m.metadata_props[i]
-    return _checked(m, "the network taken out of the rotation ensemble")
+    return onnx_graph.checked(m, "the network taken out of the rotation ensemble")
 
 
-def _data_inputs(graph):
-    """The graph's inputs that are not stored weights (older exporters list the initializers as inputs too)."""
-    stored = {t.name for t in graph.initializer}
-    return [i for i in graph.input if i.name not in stored]
+def calibration_inputs(model_path, meta, data_path, seed, count=256):
+    """Model inputs for static quantization: `count` frames of the dataset file drawn with `seed`, shaped by
+    runtime.contract_input (meta: the model's decoded contract), as the classifier feeds them."""
+    data = datasets.load_data(data_path)
+    L = data["frames"].shape[1]
+    if meta[contract.META_FRAME_LENGTH] != L:
+        raise ValueError(f"model {model_path!r} takes frames of {meta[contract.META_FRAME_LENGTH]} samples; the "
+                         f"calibration dataset's frames have {L}")
+    pick = np.sort(np.random.default_rng(seed).permutation(len(data["frames"]))[:count])
+    return runtime.contract_input(data["frames"][pick], meta)
 
 
-def _checked(model, what):
-    """model, after onnx.checker; ValueError naming `what` if the checker refuses it."""
-    import onnx
+def write_variant(model, output, rotations=None, int8=False, fp16=False, calibration=None, seed=None):
+    """Write a variant of the model file (or shipped model name) `model` to `output`: a rotation ensemble of
+    `rotations` turns (1: the network of an ensemble), or an int8 (static with a `calibration` dataset file, 256
+    frames drawn with `seed`) or float16 twin; a variant of an ensemble is the ensemble of its network's variant.
+    Returns dict(output, bytes, float_bytes, method, rotations, source).  ValueError for a request that does not
+    fit the model; OSError when the file cannot be written."""
+    src = paths.resolve_model(model)
+    if sum(bool(x) for x in (rotations is not None, int8, fp16)) != 1:
+        raise ValueError("give exactly one of rotations, int8, fp16")
+    if os.path.realpath(src) == os.path.realpath(output):
+        raise ValueError(f"the output {output!r} is the input model; write the variant to another file")
+    if calibration and not int8:
+        raise ValueError("--calibration is only used with --int8")
+    if seed is not None and not calibration:
+        raise ValueError("--seed is only used with --int8 --calibration (it draws the calibration frames)")
+    proto, meta = read_contract(src)
+    k_in = int(meta.get(contract.META_ROTATIONS, 1))
+    if (int8 or fp16) and meta.get("amc.quantization"):
+        raise ValueError(f"{src} is already quantized ({meta['amc.quantization']}); make the variant of the float "
+                         f"file")
     try:
-        onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as err:
-        raise ValueError(f"{what} is not a valid ONNX model: {err}")
-    return model
+        net = rotation_ensemble_network(proto)
+    except ValueError as e:
+        raise ValueError(f"{src}: {e}") from None
+    if rotations is not None:
+        if rotations < 1:
+            raise ValueError(f"--rotations must be >= 1, got {rotations}")
+        if rotations == 1 and k_in == 1:
+            raise ValueError(f"{src}: is a single network already (--rotations 1 takes the network out of an "
+                             f"ensemble)")
+        data = (net if rotations == 1 else rotation_ensemble(net, rotations)).SerializeToString()
+        atomic_write_bytes(data, output)
+        return dict(output=output, bytes=len(data), float_bytes=os.path.getsize(src), method="rotations",
+                    rotations=rotations, source=src)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = src     # an ensemble's variant is the ensemble (same K) of its network's variant
+        if k_in > 1:
+            plain = os.path.join(tmp, "network.onnx")
+            onnx.save(net, plain)
+        dst = os.path.join(tmp, "variant.onnx") if k_in > 1 else output
+        try:
+            if int8:
+                calib = calibration_inputs(src, meta, calibration, seed or 0) if calibration else None
+                q = quantize_file(plain, dst, calib_inputs=calib)
+            else:
+                q = float16_file(plain, dst)
+        except ValueError as e:
+            raise ValueError(f"{src}: {e}") from None
+        if k_in > 1:
+            data = rotation_ensemble(onnx.load(dst), k_in).SerializeToString()
+            atomic_write_bytes(data, output)
+            q = dict(q, bytes=len(data), float_bytes=os.path.getsize(src))
+    return dict(q, output=output, rotations=k_in if k_in > 1 else None, source=src)

@@ -1,0 +1,104 @@
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Running gr-amc models: the one ONNX Runtime session factory and the one path from complex frames to model input.
+
+- :func:`session_options`, :func:`session`: every ONNX Runtime session gr-amc opens (the classifier blocks through
+  ``model_file.ModelFile``, evaluation, sweeps, variants, training's export check) is made here, CPU execution
+  provider, quiet, idle threads not spinning.
+- :func:`normalize`, :func:`model_input`: frames -> per-frame normalization (the C++ kernel
+  ``amc.normalize_frames``; its numpy twin ``dsp.normalize`` where the compiled module is absent) ->
+  ``contract.to_model_input`` (the model's representation and layout).  The classifier block, evaluation,
+  calibration of int8 variants and the robustness sweeps all use it.
+- :func:`onnx_predict`, :func:`onnx_accuracy`, :func:`measure_latency`: batch runs of a model file or bytes.
+
+The contract these functions read (metadata keys, layouts, normalization modes) is in docs/classifier.md.
+"""
+import time
+
+import numpy as np
+
+from . import contract
+from .dsp.normalize import normalize as _numpy_normalize
+from .optional import require
+
+try:    # the compiled kernels; absent on a machine without GNU Radio (e.g. a GPU training machine)
+    from .amc_python import normalize_frames as _kernel_normalize
+except ImportError:
+    _kernel_normalize = None
+
+
+def session_options(ort, threads):
+    """ONNX Runtime options of every gr-amc session: `threads` intra-op threads (0: its default), sequential,
+    quiet, and idle threads that do not spin (a flowgraph's other blocks need the cores)."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = int(threads)
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return so
+
+
+
+def session(path_or_bytes, threads=1):
+    """A CPU ONNX Runtime session of a model file or serialized model, with session_options(threads)."""
+    ort = require("onnxruntime", "running ONNX models (gr-amc's classifier, evaluate and variant)")
+    return ort.InferenceSession(path_or_bytes, sess_options=session_options(ort, threads),
+                                providers=["CPUExecutionProvider"])
+
+
+def normalize(frames, mode):
+    """Per-frame normalization of complex frames (n, L) -> (complex64 frames, status int8 (n,)): the C++ kernel,
+    or its numpy twin without the compiled module (status then from the frames: 1 zero power, 2 non-finite)."""
+    if mode not in contract.NORMALIZATIONS:
+        raise ValueError(f"normalization {mode!r} is not one of {', '.join(contract.NORMALIZATIONS)}")
+    x = np.ascontiguousarray(frames, dtype=np.complex64)
+    if _kernel_normalize is not None:
+        out, status = _kernel_normalize(x, mode)
+        return np.asarray(out), np.asarray(status, np.int8)
+    out = _numpy_normalize(x, mode)
+    finite = np.all(np.isfinite(x.view(np.float32).reshape(len(x), -1)), axis=1)
+    zeroed = np.all(out.view(np.float32).reshape(len(x), -1) == 0, axis=1)
+    return out, np.where(~finite, 2, np.where(zeroed, 1, 0)).astype(np.int8)
+
+
+def model_input(frames, normalization, representation, layout):
+    """Complex frames (n, L) -> (float32 model input, status int8 (n,)): normalize, then contract.to_model_input."""
+    normed, status = normalize(frames, normalization)
+    return contract.to_model_input(normed, representation, layout), status
+
+
+def contract_input(frames, meta):
+    """model_input with the normalization, representation and layout of a decoded contract (metadata dict)."""
+    return model_input(frames, meta[contract.META_NORMALIZATION], meta[contract.META_REPRESENTATION],
+                       meta[contract.META_INPUT_LAYOUT])[0]
+
+
+def onnx_predict(path_or_bytes, x, batch=256, threads=1):
+    """Output (numpy) of an ONNX model on model inputs x, run in batches with ONNX Runtime."""
+    sess = session(path_or_bytes, threads)
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: x[i:i + batch]})[0] for i in range(0, len(x), batch)])
+
+
+def onnx_accuracy(path, x, y, batch=256):
+    return float(np.mean(onnx_predict(path, x, batch).argmax(1) == y))
+
+
+
+def measure_latency(path_or_bytes, example, batch, seconds=2.0, threads=1):
+    """Median ONNX Runtime time per frame (ms) when run with batches of `batch` frames on `threads` threads."""
+    sess = session(path_or_bytes, threads)
+    name = sess.get_inputs()[0].name
+    reps = -(-batch // len(example))
+    x = np.ascontiguousarray(np.concatenate([example] * reps)[:batch])
+    for _ in range(2):
+        sess.run(None, {name: x})
+    times, t_end = [], time.perf_counter() + seconds
+    while len(times) < 3 or (time.perf_counter() < t_end and len(times) < 1000):
+        t0 = time.perf_counter()
+        sess.run(None, {name: x})
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1000.0 / batch)
+
