@@ -627,3 +627,22 @@ def test_wsd_run_continues_from_its_stable_checkpoint(tmp_path):
     assert p.returncode == 2 and "--min-snr/--max-snr: no SNR of" in p.stderr and "is left to train on" in p.stderr
     p = run_cli(*common, "--epochs", 3, "--decay-epochs", 4)
     assert p.returncode == 2 and "--decay-epochs must be in 1..--epochs (3), got 4" in p.stderr
+
+
+def test_a_resumed_run_has_its_own_time_budget_and_takes_a_slim_checkpoint(tmp_path):
+    """max_minutes bounds this run, not the hours a schedule resumed across sessions already trained; a
+    checkpoint without the optimizer's moments (small enough to commit) resumes with a fresh Adam state."""
+    cfg = tmp_path / "easy.yml"
+    cfg.write_text("name: easy\nclasses: [BPSK, GMSK]\nsnrs: [10, 20]\nframes_per_class_snr: 8\n"
+                   "frame_length: 64\nchannel: {preset: awgn}\n")
+    out = str(tmp_path / "m.onnx")
+    common = dict(model="cnn1", output=out, generate=str(cfg), frames_per_epoch=64, val_frames=32,
+                  stream_shard_size=8, batch_size=32, schedule="wsd", decay_epochs=1, threads=1, seed=5, quiet=True)
+    fit.train(**common, epochs=2)
+    ck = torch.load(out + ".ckpt", weights_only=True)
+    ck["state"]["train_seconds"] = 1e6                    # "trained for days before"
+    del ck["optimizer"], ck["scheduler"]                  # a slim checkpoint
+    torch.save(ck, out + ".ckpt")
+    report = fit.train(**common, epochs=4, resume=True, max_minutes=10.0)
+    assert [e["epoch"] for e in report["history"]] == [1, 2, 3, 4]
+    assert report["training"]["stop"] == "max epochs"

@@ -22,7 +22,7 @@ import numpy as np
 from . import dataset_config
 from .dsp.channel import ChannelModel
 from .dsp.modulation import Modulator
-from .dsp.normalize import normalize  # noqa: F401  (batch.normalize: the generator's normalization)
+from .dsp.normalize import normalize
 
 #: Samples pushed through the channel per step.
 _CHUNK = 1 << 16

@@ -191,15 +191,24 @@ def plots(results, data, out_dir, confusion_snrs):
 
 
 
+def _silent(*args, **kwargs):
+    pass
+
+
+def _model_paths(models, names):
+    """The model files of `models` (paths or shipped names); ValueError when `names` does not name each."""
+    if names and len(names) != len(models):
+        raise ValueError(f"--names gives {len(names)} names for {len(models)} models")
+    return [paths.resolve_model(m) for m in models]
+
+
 def evaluate(data_path, models, out_dir="amc-eval", names=None, confusion_snrs=(0.0, 10.0), table_snrs=None,
              max_frames=0, threads=1, batch=256, latency=True, latency_seconds=2.0, title=None, log=print):
     """Evaluate the ONNX `models` (paths or shipped model names) on the dataset file `data_path`; writes
     report.md, report.json, accuracy_vs_snr.png and confusion matrices into `out_dir`.  Returns the report dict
     (data, models).  `log` receives one line per model and a closing line (None: silent)."""
-    log = log or (lambda *a, **k: None)
-    if names and len(names) != len(models):
-        raise ValueError(f"--names gives {len(names)} names for {len(models)} models")
-    model_paths = [paths.resolve_model(m) for m in models]
+    log = log or _silent
+    model_paths = _model_paths(models, names)
     data = datasets.load_data(data_path)
     if max_frames and len(data["labels"]) > max_frames:
         sel = np.sort(np.random.default_rng(0).choice(len(data["labels"]), max_frames, replace=False))
@@ -237,12 +246,10 @@ def sweeps(models, kinds, out_dir="amc-eval", names=None, snr=20.0, frames_per_c
            log=print):
     """Robustness sweeps (robustness.SWEEPS) of every model: one markdown table, JSON and plot per model and sweep
     in `out_dir` (sweeps.md, sweeps.json, MODEL_sweep_KIND.png).  Returns the list of sweep results."""
-    log = log or (lambda *a, **k: None)
+    log = log or _silent
     if frames_per_class < 1:
         raise ValueError(f"--sweep-frames must be >= 1, got {frames_per_class}")
-    if names and len(names) != len(models):
-        raise ValueError(f"--names gives {len(names)} names for {len(models)} models")
-    model_paths = [paths.resolve_model(m) for m in models]
+    model_paths = _model_paths(models, names)
     os.makedirs(out_dir, exist_ok=True)
     names = names or [os.path.splitext(os.path.basename(p))[0] for p in model_paths]
     md, js = [f"# {title or 'Robustness sweeps'}\n"], []

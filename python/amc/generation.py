@@ -237,6 +237,20 @@ def run_jobs(pending, executor, progress, shards_done, shards_total, retries=2):
 # ------------------------------------------------------------------------------------------------
 # the job
 # ------------------------------------------------------------------------------------------------
+def output_format(out, fmt=None):
+    """The format of the output `out`: `fmt` when given, else the one its extension names (None: neither, the
+    config's format counts).  ValueError for an unknown format or one the extension contradicts."""
+    ext_fmt = datasets.format_from_path(out) if out else None
+    if fmt is None:
+        return ext_fmt
+    if fmt not in datasets.FORMATS:
+        raise ValueError(f"--format: unknown format {fmt!r}; allowed: {', '.join(datasets.FORMATS)}")
+    if ext_fmt and ext_fmt != fmt:
+        raise ValueError(f"--output {out!r} has the extension of format {ext_fmt}, but --format is {fmt}; use an "
+                         f"extension of {', '.join(datasets.EXTENSIONS[fmt])}")
+    return fmt
+
+
 def prepare_output(cfg, out, overwrite=False, keep_parts=False):
     """Check the output and its parts folder for a run of `cfg` -> (finals, parts_dir, complete).
 
@@ -251,9 +265,10 @@ def prepare_output(cfg, out, overwrite=False, keep_parts=False):
     cfg_json = dataset_config_json(cfg)
     cfg_file = os.path.join(parts_dir, "config.json")
     old = _parts_config(cfg_file) if os.path.isdir(parts_dir) else None
+    same = old == json.loads(cfg_json)            # the parts folder was made by a run of this config
     existing = [f for f in finals if os.path.exists(f)]
     if existing and not overwrite:
-        if len(existing) == len(finals) and old == json.loads(cfg_json):
+        if len(existing) == len(finals) and same:
             # a run of this config merged and renamed its output (the rename is the last, atomic step) and was
             # stopped before it removed its parts folder: the output is complete
             if not keep_parts:
@@ -262,7 +277,7 @@ def prepare_output(cfg, out, overwrite=False, keep_parts=False):
             return finals, parts_dir, True
         raise FileExistsError(f"output {existing[0]!r} already exists; use --overwrite to replace it")
     _clean_merge_temps(finals)
-    if os.path.isdir(parts_dir) and old != json.loads(cfg_json):
+    if os.path.isdir(parts_dir) and not same:
         if not overwrite:
             diff = sorted(k for k in set(old or {}) | set(cfg) if (old or {}).get(k) != cfg.get(k))
             raise FileExistsError(f"{parts_dir} holds shards of a run with another config (differs in: "
@@ -282,14 +297,13 @@ def generate(config, out=None, workers=None, overwrite=False, keep_parts=False, 
              retries=2, **overrides):
     """Make the dataset of `config` (a dataset preset name, a YAML config path or a config dict; `overrides` replace
     its keys, e.g. frames_per_class_snr=4, seed=1) in `out` (default: <name>.<extension> in the current folder;
-    an extension of datasets.EXTENSIONS sets the format unless format= is given).
+    its extension sets the format unless format= is given, see output_format).
 
     workers: processes of the local pool (default: the CPU count); executor: run the shards there instead (any
     executor whose submit() returns concurrent.futures.Future; the caller owns it).  The result does not depend on
     either.  Returns the list of files written.  Raises ValueError (config), OSError (output), GenerationError
     (a shard), KeyboardInterrupt (Ctrl-C; finished shards kept).  Progress and messages go to stderr unless quiet."""
-    if out and overrides.get("format") is None and datasets.format_from_path(out):
-        overrides["format"] = datasets.format_from_path(out)      # the output's extension names the format
+    overrides["format"] = output_format(out, overrides.get("format"))
     cfg, _ = dataset_config.load_config(config, **overrides)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
@@ -317,21 +331,18 @@ def generate(config, out=None, workers=None, overwrite=False, keep_parts=False, 
     if pending:
         own = executor is None
         pool = LocalPool(min(workers, len(pending))) if own else executor
-        old = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() else None
+        main = threading.current_thread() is threading.main_thread()    # signal handlers: main thread only
+        old = signal.signal(signal.SIGTERM, _raise_interrupt) if main else None
         try:
             run_jobs(pending, pool, progress, len(jobs) - len(pending), len(jobs), retries)
-        except KeyboardInterrupt:
+        except BaseException as e:
             if own:
                 pool.shutdown(now=True)
             progress.close()
-            done = sum(1 for j in jobs if os.path.exists(j["path"]))
-            print(f"gr-amc generate: interrupted; {done} of {len(jobs)} shards are done and kept in {parts_dir}; "
-                  f"rerun the same command to resume", file=sys.stderr)
-            raise
-        except BaseException:
-            if own:
-                pool.shutdown(now=True)
-            progress.close()
+            if isinstance(e, KeyboardInterrupt):
+                done = sum(1 for j in jobs if os.path.exists(j["path"]))
+                print(f"gr-amc generate: interrupted; {done} of {len(jobs)} shards are done and kept in "
+                      f"{parts_dir}; rerun the same command to resume", file=sys.stderr)
             raise
         else:
             if own:

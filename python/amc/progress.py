@@ -68,16 +68,12 @@ class Progress:
         rate = f"{r:,.0f} {self.unit}/s" if math.isfinite(r) else ""
         count = f"{self.done}/{self.total} {self.unit}"
         fields = [f"{pct:3d}%", count, rate, f"ETA {_hms(self.eta())}", extra]
-        for drop in ([], [4], [4, 2], [4, 2, 1]):          # extra, then the rate, then the count go first
-            parts = [f for i, f in enumerate(fields) if f and i not in drop]
-            text = "  ".join(parts)
-            room = width - len(text) - 3                      # "[" bar "] "
-            if room >= 10 or drop == [4, 2, 1]:
-                bar_w = max(0, min(30, room))
-                if bar_w < 5:
-                    return text[:width]
+        for drop in ((), (4,), (4, 2), (4, 2, 1)):          # extra, then the rate, then the count go first
+            text = "  ".join(f for i, f in enumerate(fields) if f and i not in drop)
+            bar_w = min(30, width - len(text) - 3)            # "[" bar "] " text
+            if bar_w >= 10:
                 fill = int(bar_w * self.done / max(1, self.total))
-                return f"[{'#' * fill}{'.' * (bar_w - fill)}] {text}"[:width]
+                return f"[{'#' * fill}{'.' * (bar_w - fill)}] {text}"
         return text[:width]
 
     # -- drawing ---------------------------------------------------------------------------------------------

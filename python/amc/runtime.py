@@ -19,13 +19,12 @@ import time
 import numpy as np
 
 from . import contract
-from .dsp.normalize import normalize as _numpy_normalize
 from .optional import require
 
-try:    # the compiled kernels; absent on a machine without GNU Radio (e.g. a GPU training machine)
-    from .amc_python import normalize_frames as _kernel_normalize
+try:    # the compiled kernel; absent on a machine without GNU Radio (e.g. a GPU training machine)
+    from .amc_python import normalize_frames as _normalize_frames
 except ImportError:
-    _kernel_normalize = None
+    from .dsp.normalize import normalize_frames as _normalize_frames    # its numpy twin, same results
 
 
 def session_options(ort, threads):
@@ -40,7 +39,6 @@ def session_options(ort, threads):
     return so
 
 
-
 def session(path_or_bytes, threads=1):
     """A CPU ONNX Runtime session of a model file or serialized model, with session_options(threads)."""
     ort = require("onnxruntime", "running ONNX models (gr-amc's classifier, evaluate and variant)")
@@ -50,17 +48,9 @@ def session(path_or_bytes, threads=1):
 
 def normalize(frames, mode):
     """Per-frame normalization of complex frames (n, L) -> (complex64 frames, status int8 (n,)): the C++ kernel,
-    or its numpy twin without the compiled module (status then from the frames: 1 zero power, 2 non-finite)."""
-    if mode not in contract.NORMALIZATIONS:
-        raise ValueError(f"normalization {mode!r} is not one of {', '.join(contract.NORMALIZATIONS)}")
-    x = np.ascontiguousarray(frames, dtype=np.complex64)
-    if _kernel_normalize is not None:
-        out, status = _kernel_normalize(x, mode)
-        return np.asarray(out), np.asarray(status, np.int8)
-    out = _numpy_normalize(x, mode)
-    finite = np.all(np.isfinite(x.view(np.float32).reshape(len(x), -1)), axis=1)
-    zeroed = np.all(out.view(np.float32).reshape(len(x), -1) == 0, axis=1)
-    return out, np.where(~finite, 2, np.where(zeroed, 1, 0)).astype(np.int8)
+    or its numpy twin without the compiled module.  Both refuse an unknown mode with a ValueError."""
+    out, status = _normalize_frames(np.ascontiguousarray(frames, dtype=np.complex64), mode)
+    return np.asarray(out), np.asarray(status, np.int8)
 
 
 def model_input(frames, normalization, representation, layout):
@@ -84,7 +74,6 @@ def onnx_predict(path_or_bytes, x, batch=256, threads=1):
 
 def onnx_accuracy(path, x, y, batch=256):
     return float(np.mean(onnx_predict(path, x, batch).argmax(1) == y))
-
 
 
 def measure_latency(path_or_bytes, example, batch, seconds=2.0, threads=1):

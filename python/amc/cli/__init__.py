@@ -12,9 +12,8 @@ evaluate and demo); lists are space-separated values of one option (``--classes 
 """
 import argparse
 import importlib
-import sys
-
 import os
+import sys
 
 from .. import optional
 from ..generation import GenerationError

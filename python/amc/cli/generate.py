@@ -3,6 +3,7 @@
 #
 """`gr-amc generate`: make a labelled dataset with gr-amc's GNU Radio blocks (library: generation.generate)."""
 import json
+import os
 
 from .. import dataset_config, datasets, generation
 from ..dataset_config import plan_shards, preset_names
@@ -49,7 +50,8 @@ def _no_commas(values, option, example):
 def overrides(args):
     """The config keys the options set (None: unset)."""
     out = {"frames_per_class_snr": args.frames_per_class_snr, "frame_length": args.frame_length,
-           "normalization": args.normalization, "seed": args.seed, "shard_size": args.shard_size}
+           "normalization": args.normalization, "seed": args.seed, "shard_size": args.shard_size,
+           "format": generation.output_format(args.output, args.format)}
     if args.snrs is not None:
         _no_commas(args.snrs, "--snrs", "0 10 20")
         snrs = []
@@ -60,28 +62,16 @@ def overrides(args):
         _no_commas(args.classes, "--classes", "BPSK QPSK")
         out["classes"] = (dataset_config.parse_classes(args.classes[0], "--classes") if len(args.classes) == 1
                           else dataset_config.parse_classes(list(args.classes), "--classes"))
-    fmt_out = datasets.format_from_path(args.output) if args.output else None
-    if args.format is not None:
-        if args.format not in datasets.FORMATS:
-            raise CliError(f"--format: unknown format {args.format!r}; allowed: {', '.join(datasets.FORMATS)}")
-        if fmt_out and fmt_out != args.format:
-            raise CliError(f"--output {args.output!r} has the extension of format {fmt_out}, but --format is "
-                           f"{args.format}; use an extension of {', '.join(datasets.EXTENSIONS[args.format])}")
-        out["format"] = args.format
-    elif fmt_out:
-        out["format"] = fmt_out
     return out
 
 
 def run(args):
-    if args.config:
-        cfg, where = dataset_config.read_yaml(args.config), args.config
+    if args.config:   # a path, even one without a folder or a .yml extension (load_config tells them by form)
+        config = args.config if os.sep in args.config else os.path.join(os.curdir, args.config)
     else:
-        name = args.preset or "demo"
-        cfg, where = dataset_config.read_yaml(dataset_config.preset_path(name)), f"preset {name}"
-    cfg.update({k: v for k, v in overrides(args).items() if v is not None})
-    cfg = dataset_config.check_config(cfg, where)
+        config = args.preset or "demo"
     if args.dry_run:
+        cfg, _ = dataset_config.load_config(config, **overrides(args))
         jobs = plan_shards(cfg)
         out = args.output or (cfg["name"] + datasets.default_extension(cfg["format"]))
         print(json.dumps(cfg, indent=2))
@@ -89,9 +79,6 @@ def run(args):
               f"= {sum(j['n'] for j in jobs)} frames of {cfg['frame_length']} samples in {len(jobs)} shards -> "
               f"{out} ({cfg['format']})")
         return 0
-    dataset_config.check_blocks(cfg, where)
-    if args.workers is not None and args.workers < 1:
-        raise CliError(f"--workers must be >= 1, got {args.workers}")
-    generation.generate(cfg, args.output, workers=args.workers, overwrite=args.overwrite, keep_parts=args.keep_parts,
-                        quiet=args.quiet)
+    generation.generate(config, args.output, workers=args.workers, overwrite=args.overwrite,
+                        keep_parts=args.keep_parts, quiet=args.quiet, **overrides(args))
     return 0

@@ -15,6 +15,7 @@ and optional int8 / float16 variants (variants.py) with their accuracy change on
 Errors the caller can fix raise TrainingError (a ValueError) naming the option.
 """
 import dataclasses
+import io
 import hashlib
 import json
 import math
@@ -35,52 +36,7 @@ from . import data as data_mod
 from . import stream, zoo
 from .export import contract_metadata, export_onnx
 from .onnx_import import import_onnx_weights
-
-SCHEDULES = ("plateau", "cosine", "wsd")
-
-
-class TrainingError(ValueError):
-    """A training option or input the caller can fix (the message names it)."""
-
-
-@dataclasses.dataclass
-class TrainOptions:
-    """Everything a training run takes; the fields are the long options of ``gr-amc train`` (docs/models.md)."""
-    model: str
-    output: str
-    data: list = dataclasses.field(default_factory=list)
-    generate: str = None
-    frames_per_epoch: int = 65536
-    val_frames: int = 4096
-    stream_shard_size: int = 16
-    workers: int = 0
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 1e-3
-    patience: int = 6
-    schedule: str = "plateau"
-    decay_epochs: int = None
-    clip_grad: float = 0.0
-    seed: int = 0
-    device: str = "cpu"
-    threads: int = 0
-    max_minutes: float = 0.0
-    min_snr: float = None
-    max_snr: float = None
-    max_frames: int = 0
-    normalization: str = None
-    hidden: int = None
-    output_kind: str = "logits"
-    dataset_name: str = None
-    checkpoint: str = None
-    resume: bool = False
-    init_weights: str = None
-    int8: bool = False
-    fp16: bool = False
-    report: str = None
-    quiet: bool = False
-    command_line: str = None  # recorded in the model's amc.training metadata (default: this process's command line)
-
+from .options import SCHEDULES, TrainingError, TrainOptions  # noqa: F401  (fit.TrainOptions, fit.SCHEDULES)
 
 def train(options=None, **kwargs):
     """Train a zoo model and export it: train(TrainOptions(...)) or train(model="rn1d", output="m.onnx",
@@ -98,9 +54,9 @@ def _evaluate(model, x, y, device, batch_size=512):
 
 
 def _atomic_save_torch(obj, path):
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(buf.getvalue(), path)
 
 
 def cosine_lr(lr, epoch, epochs):
@@ -184,8 +140,9 @@ def _load_widening(opt, model, hidden, num_classes, frame_length, load):
 
 
 def _generated_data(opt, representation, layout):
-    """--generate: the dataset config, and fixed validation, test and calibration sets from their own seeds
-    (training_stream)."""
+    """--generate: the run's data (as _prepare_data's, plus the dataset config `cfg`): the config of the training
+    stream, and fixed validation, test and calibration ("train": the frames that calibrate imports and int8) sets
+    from their own seeds (training.stream)."""
     if opt.data:
         raise TrainingError("give dataset files or --generate, not both")
     for name in ("frames_per_epoch", "val_frames", "stream_shard_size"):
@@ -213,12 +170,12 @@ def _generated_data(opt, representation, layout):
     test = fixed(stream.TEST_OFFSET, opt.val_frames)
     calib, _, _ = fixed(stream.TEST_OFFSET * 2, min(1024, opt.val_frames))
     return dict(cfg=cfg, stream_cfg=stream_cfg, classes=list(cfg["classes"]), frame_length=cfg["frame_length"],
-                normalization=cfg["normalization"], val=(x_va, y_va), test=test, calib=calib,
-                data=dict(names=[cfg["name"]], files=[]))
+                normalization=cfg["normalization"], names=[cfg["name"]], files=[], train=(calib, None),
+                val=(x_va, y_va), test=test, frames=opt.frames_per_epoch)
 
 
 def _log(opt, msg):
-    if not getattr(opt, "quiet", False):
+    if not opt.quiet:
         print(msg, flush=True)
 
 
@@ -254,10 +211,7 @@ def _prepare_data(opt, representation, layout):
     """The run's data: dict(classes, frame_length, normalization, names, files, train (x, y; y None on the fly),
     val (x, y), test (x, y, snr), frames, stream_cfg (on the fly))."""
     if opt.generate:
-        gen = _generated_data(opt, representation, layout)
-        d = dict(classes=gen["classes"], frame_length=gen["frame_length"], normalization=gen["normalization"],
-                 names=gen["data"]["names"], files=[], train=(gen["calib"], None), val=gen["val"], test=gen["test"],
-                 frames=opt.frames_per_epoch, stream_cfg=gen["stream_cfg"])
+        d = _generated_data(opt, representation, layout)
         _log(opt, f"gr-amc train: {opt.model} ({representation}, {layout}) on frames generated on the fly "
                   f"({opt.generate}): {opt.frames_per_epoch} fresh frames per epoch of {d['frame_length']} samples, "
                   f"{len(d['classes'])} classes, normalization {d['normalization']}; fixed validation/test sets of "
