@@ -13,8 +13,7 @@ import tempfile
 
 import yaml
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
-from kill_loop import kill_loop  # noqa: E402
+from amc_fixtures.kill_loop import kill_loop
 
 
 def main():

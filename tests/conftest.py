@@ -8,9 +8,7 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-from gnuradio.amc.training import zoo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD_MODULES = os.path.join(ROOT, "build", "test_modules")
@@ -49,6 +47,7 @@ def root():
 def zoo_contract(name, classes, frame_length, output="logits"):
     """The contract metadata `gr-amc train` writes for zoo model `name` (rms normalization)."""
     from gnuradio.amc import contract
+    from gnuradio.amc.training import zoo
     rep, layout = zoo.model_spec(name)
     return {contract.META_CLASSES: list(classes), contract.META_FRAME_LENGTH: frame_length,
             contract.META_INPUT_LAYOUT: layout, contract.META_REPRESENTATION: rep,
@@ -57,19 +56,12 @@ def zoo_contract(name, classes, frame_length, output="logits"):
 
 def run_classifier(model, stream, max_noutput=None, **kw):
     """vector_source_c(stream) -> amc.classifier(model, **kw) -> vector_sink_c, run to the end (with
-    max_noutput_items when given).  Returns (the block, {tag key: [tags in stream order]})."""
+    max_noutput_items when given), by the flowgraph helper the QA files use too (amc_fixtures.flowgraphs).
+    Returns (the block, {tag key: [tags in stream order]})."""
     import pmt
-    from gnuradio import amc, blocks, gr
-    tb = gr.top_block()
-    src = blocks.vector_source_c(np.asarray(stream).tolist(), False)
-    clf = amc.classifier(model=str(model), **kw)
-    snk = blocks.vector_sink_c()
-    tb.connect(src, clf, snk)
-    if max_noutput:
-        tb.run(max_noutput)
-    else:
-        tb.run()
-    tags = {}
-    for t in snk.tags():
-        tags.setdefault(pmt.symbol_to_string(t.key), []).append(t)
-    return clf, tags
+    from amc_fixtures.flowgraphs import run_flowgraph
+    _, tags, _, clf = run_flowgraph(str(model), stream, max_noutput=max_noutput, msgs=False, **kw)
+    by_key = {}
+    for t in tags:
+        by_key.setdefault(pmt.symbol_to_string(t.key), []).append(t)
+    return clf, by_key

@@ -14,13 +14,11 @@ import os
 import pickle
 import re
 import struct
-import sys
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
-import tiny_models as tm  # noqa: E402
+from amc_fixtures import tiny_models as tm
 from gnuradio import amc  # noqa: E402
 from gnuradio.amc import datasets  # noqa: E402
 from gnuradio.amc import model_file

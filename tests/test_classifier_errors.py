@@ -2,13 +2,10 @@
 """amc.classifier / amc.classifier_sink refuse every bad input at construction with a clear error:
 missing file, not ONNX, metadata missing (the error names the keys and the parameters that can
 supply them), shapes that contradict the metadata, and bad parameter values."""
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
-import tiny_models as tm  # noqa: E402
+from amc_fixtures import tiny_models as tm
 from gnuradio import amc  # noqa: E402
 
 L = 32

@@ -15,8 +15,7 @@ import pytest
 
 from conftest import ROOT
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
-import tiny_models as tm  # noqa: E402
+from amc_fixtures import tiny_models as tm
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import numpy as np
 
 from conftest import ROOT
 
-sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
-import tiny_models  # noqa: E402
+from amc_fixtures import tiny_models
 
 EXAMPLES = os.path.join(ROOT, "examples")
 

@@ -227,8 +227,7 @@ def test_complete_output_with_leftover_parts_and_merge_temps(tmp_path):
 def test_five_random_kills_then_resume_give_the_same_bytes(tmp_path):
     """Five SIGKILLs at seeded random moments (start-up, shard work, merge), each followed by the same command:
     the file is byte-identical to an uninterrupted run, and nothing temporary is left anywhere."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures"))
-    from kill_loop import kill_loop
+    from amc_fixtures.kill_loop import kill_loop
     cfg = write_config(tmp_path, frames_per_class_snr=200, shard_size=2)     # 400 shards: ~10 s of work
     out = tmp_path / "k.h5"
     log = kill_loop(cfg, out, kills=5, seed=7, min_s=1.5, max_s=4.0)

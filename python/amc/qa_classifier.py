@@ -3,11 +3,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 """Block-level tests of amc.classifier / amc.classifier_sink with tiny ONNX models built by the
-tests (tests/fixtures/tiny_models.py: a two-class "energy" model whose label is computable)."""
+tests (tests/fixtures/tiny_models.py: a two-class "energy" model whose label is computable), reached as the
+package amc_fixtures on the build's PYTHONPATH."""
 import os
 import pathlib
 import shutil
-import sys
 import tempfile
 
 import numpy as np
@@ -15,18 +15,8 @@ import pmt
 from gnuradio import amc, blocks, gr, gr_unittest
 
 
-def _find_fixtures():
-    d = os.path.dirname(os.path.abspath(__file__))
-    for _ in range(6):
-        cand = os.path.join(d, "tests", "fixtures")
-        if os.path.isfile(os.path.join(cand, "tiny_models.py")):
-            return cand
-        d = os.path.dirname(d)
-    raise RuntimeError("tests/fixtures/tiny_models.py not found above " + __file__)
-
-
-sys.path.insert(0, _find_fixtures())
-import tiny_models as tm  # noqa: E402
+from amc_fixtures import tiny_models as tm        # tests/fixtures, copied beside the module by the build
+from amc_fixtures.flowgraphs import run_flowgraph
 
 L = 32
 
@@ -44,29 +34,6 @@ def tags_by_offset(tags, keys=("amc:label", "amc:confidence", "amc:probs")):
         if k in keys:
             out.setdefault(t.offset, {})[k] = pmt.to_python(t.value)
     return out
-
-
-def run_flowgraph(model, x, sink=False, src_tags=(), max_noutput=None, msgs=True, **kw):
-    tb = gr.top_block()
-    src = blocks.vector_source_c(np.asarray(x, np.complex64).tolist(), False, 1, list(src_tags))
-    blk = (amc.classifier_sink if sink else amc.classifier)(model, **kw)
-    md = blocks.message_debug()
-    if msgs:
-        tb.msg_connect(blk, "classification", md, "store")
-    if sink:
-        tb.connect(src, blk)
-        snk = None
-    else:
-        snk = blocks.vector_sink_c()
-        tb.connect(src, blk, snk)
-    if max_noutput:
-        tb.run(max_noutput)
-    else:
-        tb.run()
-    msgs = [pmt.to_python(md.get_message(i)) for i in range(md.num_messages())]
-    out = np.array(snk.data(), np.complex64) if snk else None
-    tags = list(snk.tags()) if snk else []
-    return out, tags, msgs, blk
 
 
 class qa_classifier(gr_unittest.TestCase):
