@@ -30,11 +30,13 @@ half the file size for any graph, the GRU's included, at a cost of float16 round
 """
 import contextlib
 import logging
+import math
 import os
 import tempfile
 
 import numpy as np
 import onnx
+from onnx import helper, numpy_helper
 
 from . import contract, datasets, onnx_graph, paths, runtime
 from .fileio import atomic_write_bytes
@@ -102,7 +104,6 @@ def float16_file(src, dst):
     the file is about half the size and ONNX Runtime still computes in float32 (it folds the Casts when the
     session is created).  Unlike int8 this works for every operator, the GRU and LSTM included.  ValueError if a
     weight does not fit float16's range.  Returns dict(method, bytes, float_bytes)."""
-    from onnx import helper, numpy_helper
 
     proto = onnx.load(src)
     g = proto.graph
@@ -157,13 +158,34 @@ def rotation_ensemble(proto, rotations):
     probabilities (as the classifier assumes until its dry run says otherwise): its outputs are averaged.
     Returns a new ModelProto; ValueError for a model that is already an ensemble, lacks the contract, has a
     fixed batch size, subgraphs, an opset under 13 or a non-float32 input, or for a count under 2."""
-    import math
-
-    from onnx import helper, numpy_helper
-
     rotations = int(rotations)
     if rotations < 2:
         raise ValueError(f"a rotation ensemble needs at least 2 rotations, got {rotations}")
+    rep, axis, output, opset = _ensemble_facts(proto, rotations)
+    m = onnx.ModelProto()
+    m.CopyFrom(proto)
+    g = m.graph
+    x_name, y_name = onnx_graph.data_inputs(g)[0].name, g.output[0].name
+    b = _Builder({t.name for t in g.initializer} | {o for n in g.node for o in n.output} | {x_name, y_name})
+    inner_x, inner_y = b.fresh("views"), b.fresh("view_outputs")
+    for n in g.node:                                       # the network now reads the views, writes per view
+        n.input[:] = [inner_x if i == x_name else i for i in n.input]
+        n.output[:] = [inner_y if o == y_name else o for o in n.output]
+    pre = _turned_views(b, x_name, inner_x, rep, rotations, axis)
+    head = _view_mean(b, inner_y, y_name, rotations, output, opset)
+    net = list(g.node)
+    del g.node[:]
+    g.node.extend(pre + net + head)
+    g.initializer.extend(b.consts)
+    del g.value_info[:]                                    # the network's batch is now rotations x N
+    e = m.metadata_props.add()
+    e.key, e.value = contract.META_ROTATIONS, str(rotations)
+    return onnx_graph.checked(m, "the rotation ensemble of this graph")
+
+
+def _ensemble_facts(proto, rotations):
+    """What rotation_ensemble needs of the model -> (representation, axis of the two components, output kind,
+    opset); ValueError for a model it cannot wrap (see rotation_ensemble)."""
     meta = {p.key: p.value for p in proto.metadata_props}
     if contract.META_ROTATIONS in meta:
         raise ValueError(f"the model is already a rotation ensemble ({meta[contract.META_ROTATIONS]} rotations)")
@@ -173,11 +195,7 @@ def rotation_ensemble(proto, rotations):
     layout, rep = meta[contract.META_INPUT_LAYOUT], meta[contract.META_REPRESENTATION]
     if layout not in contract.INPUT_LAYOUTS or rep not in contract.REPRESENTATIONS:
         raise ValueError(f"unknown input layout {layout!r} or representation {rep!r}")
-    output = meta.get(contract.META_OUTPUT, "probs")
-    axis = layout.split(",").index("2")                    # the axis that holds the two components
-    m = onnx.ModelProto()
-    m.CopyFrom(proto)
-    g = m.graph
+    g = proto.graph
     inputs = onnx_graph.data_inputs(g)
     if len(inputs) != 1 or len(g.output) != 1:
         raise ValueError("a rotation ensemble needs a graph with one input and one output")
@@ -189,92 +207,97 @@ def rotation_ensemble(proto, rotations):
                          f"on {rotations} views of each frame in one batch and needs a dynamic batch axis")
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in g.node for a in n.attribute):
         raise ValueError("the graph has subgraphs (If/Loop/Scan), which a rotation ensemble does not rewire")
-    opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), None)
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None or opset < 13:
         raise ValueError(f"the graph's opset is {opset}; a rotation ensemble needs opset 13 or later "
                          f"(gr-amc train exports opset 17)")
-    x_name, y_name = inputs[0].name, g.output[0].name
-    taken = {t.name for t in g.initializer} | {o for n in g.node for o in n.output} | {x_name, y_name}
+    return rep, layout.split(",").index("2"), meta.get(contract.META_OUTPUT, "probs"), opset
 
-    def fresh(name):
+
+class _Builder:
+    """Names, constants and nodes that rotation_ensemble adds (each node marked with ENSEMBLE_NODE_DOC, so that
+    rotation_ensemble_network can take them off again)."""
+
+    def __init__(self, taken):
+        self.taken, self.consts, self._made = set(taken), [], {}
+
+    def fresh(self, name):
         name = "rot_" + name
-        while name in taken:
+        while name in self.taken:
             name += "_"
-        taken.add(name)
+        self.taken.add(name)
         return name
 
-    inner_x, inner_y = fresh("views"), fresh("view_outputs")
-    for n in g.node:                                       # the network now reads the views, writes per view
-        n.input[:] = [inner_x if i == x_name else i for i in n.input]
-        n.output[:] = [inner_y if o == y_name else o for o in n.output]
-    consts, pre, head = [], [], []                         # nodes before and after the network
-    nodes = pre
-
-    made = {}
-
-    def const(name, value, dtype=np.float32):             # one initializer per (name, value)
+    def const(self, name, value, dtype=np.float32):       # one initializer per (name, value)
         key = (name, np.asarray(value, dtype).tobytes())
-        if key not in made:
-            consts.append(numpy_helper.from_array(np.asarray(value, dtype), fresh(name)))
-            made[key] = consts[-1].name
-        return made[key]
+        if key not in self._made:
+            self.consts.append(numpy_helper.from_array(np.asarray(value, dtype), self.fresh(name)))
+            self._made[key] = self.consts[-1].name
+        return self._made[key]
 
-    def node(op, inputs, name, **attrs):
-        out = fresh(name)
-        nodes.append(helper.make_node(op, inputs, [out], name=out, doc_string=ENSEMBLE_NODE_DOC, **attrs))
+    def node(self, nodes, op, inputs, name, output=None, node_name=None, **attrs):
+        """Append op(inputs) to `nodes`; its output is `output` or a fresh name (also the node's name unless
+        node_name is given), which is returned."""
+        out = output or self.fresh(name)
+        nodes.append(helper.make_node(op, inputs, [out], name=node_name or out, doc_string=ENSEMBLE_NODE_DOC,
+                                      **attrs))
         return out
 
-    first = node("Slice", [x_name, const("s0", [0], np.int64), const("e0", [1], np.int64),
-                           const("ax", [axis], np.int64)], "first")
-    second = node("Slice", [x_name, const("s1", [1], np.int64), const("e1", [2], np.int64),
-                            const("ax", [axis], np.int64)], "second")
+
+def _turned_views(b, x_name, views_name, rep, rotations, axis):
+    """Nodes that stack the `rotations` turned copies of the input x (turn k: 2*pi*k/rotations) along the batch
+    axis into `views_name`: iq (I, Q) -> (cI - sQ, sI + cQ); ap keeps the amplitude and turns phase/pi, wrapped."""
+    nodes = []
+
+    def node(op, inputs, name, **attrs):
+        return b.node(nodes, op, inputs, name, **attrs)
+    first = node("Slice", [x_name, b.const("s0", [0], np.int64), b.const("e0", [1], np.int64),
+                           b.const("ax", [axis], np.int64)], "first")
+    second = node("Slice", [x_name, b.const("s1", [1], np.int64), b.const("e1", [2], np.int64),
+                            b.const("ax", [axis], np.int64)], "second")
     if rep == "ap":
-        zero = node("Equal", [first, const("zero", 0.0)], "silent")
-    views = []
-    for k in range(rotations):
-        if k == 0:
-            views.append(x_name)
-            continue
+        zero = node("Equal", [first, b.const("zero", 0.0)], "silent")
+    views = [x_name]
+    for k in range(1, rotations):
         if rep == "iq":
             c, s = math.cos(2 * math.pi * k / rotations), math.sin(2 * math.pi * k / rotations)
-            if abs(c) < 1e-12:
-                c = 0.0
-            if abs(s) < 1e-12:
-                s = 0.0
-            a = node("Sub", [node("Mul", [first, const(f"c{k}", c)], f"ci{k}"),
-                             node("Mul", [second, const(f"s{k}", s)], f"sq{k}")], f"i{k}")
-            b = node("Add", [node("Mul", [first, const(f"s{k}", s)], f"si{k}"),
-                             node("Mul", [second, const(f"c{k}", c)], f"cq{k}")], f"q{k}")
+            c, s = (0.0 if abs(c) < 1e-12 else c), (0.0 if abs(s) < 1e-12 else s)
+            i = node("Sub", [node("Mul", [first, b.const(f"c{k}", c)], f"ci{k}"),
+                             node("Mul", [second, b.const(f"s{k}", s)], f"sq{k}")], f"i{k}")
+            q = node("Add", [node("Mul", [first, b.const(f"s{k}", s)], f"si{k}"),
+                             node("Mul", [second, b.const(f"c{k}", c)], f"cq{k}")], f"q{k}")
         else:                                              # amplitude stays; phase/pi turns and wraps
-            a = first
+            i = first
             # p + d wrapped into (-1, 1] as np.angle / pi gives it: 1 - fmod(3 - p - d, 2), the fmod argument
             # >= 0 for p in [-1, 1] and d = 2k/K < 2; a zero sample keeps phase 0 (np.angle(0) = 0)
-            back = node("Sub", [const(f"shift{k}", 3.0 - 2.0 * k / rotations), second], f"back{k}")
-            turned = node("Sub", [const("one", 1.0), node("Mod", [back, const("two", 2.0)], f"mod{k}", fmod=1)],
+            back = node("Sub", [b.const(f"shift{k}", 3.0 - 2.0 * k / rotations), second], f"back{k}")
+            turned = node("Sub", [b.const("one", 1.0), node("Mod", [back, b.const("two", 2.0)], f"mod{k}", fmod=1)],
                           f"turned{k}")
-            b = node("Where", [zero, const("zero", 0.0), turned], f"phase{k}")
-        views.append(node("Concat", [a, b], f"view{k}", axis=axis))
-    nodes.append(helper.make_node("Concat", views, [inner_x], name=inner_x, axis=0, doc_string=ENSEMBLE_NODE_DOC))
-    nodes = head
-    shape = node("Concat", [const("k", [rotations], np.int64), const("minus1", [-1], np.int64),
-                            node("Slice", [node("Shape", [inner_y], "yshape"), const("s1b", [1], np.int64),
-                                           const("e2", [2], np.int64)], "classes")], "stack_shape", axis=0)
-    stacked = node("Reshape", [inner_y, shape], "stacked")
+            q = node("Where", [zero, b.const("zero", 0.0), turned], f"phase{k}")
+        views.append(node("Concat", [i, q], f"view{k}", axis=axis))
+    b.node(nodes, "Concat", views, "views", output=views_name, axis=0)
+    return nodes
+
+
+def _view_mean(b, views_out, y_name, rotations, output, opset):
+    """Nodes that average the network's outputs over the views into `y_name`: log-probabilities for logits,
+    the outputs themselves for probabilities."""
+    nodes = []
+
+    def node(op, inputs, name, **attrs):
+        return b.node(nodes, op, inputs, name, **attrs)
+    shape = node("Concat", [b.const("k", [rotations], np.int64), b.const("minus1", [-1], np.int64),
+                            node("Slice", [node("Shape", [views_out], "yshape"), b.const("s1b", [1], np.int64),
+                                           b.const("e2", [2], np.int64)], "classes")], "stack_shape", axis=0)
+    stacked = node("Reshape", [views_out, shape], "stacked")
     per_view = node("LogSoftmax", [stacked], "logp", axis=2) if output == "logits" else stacked
     if opset >= 18:                                        # ReduceMean's axes became an input in opset 18
-        head.append(helper.make_node("ReduceMean", [per_view, const("axis0", [0], np.int64)], [y_name],
-                                     name=fresh("mean"), keepdims=0, doc_string=ENSEMBLE_NODE_DOC))
+        b.node(nodes, "ReduceMean", [per_view, b.const("axis0", [0], np.int64)], "mean", output=y_name,
+               node_name=b.fresh("mean"), keepdims=0)
     else:
-        head.append(helper.make_node("ReduceMean", [per_view], [y_name], name=fresh("mean"), axes=[0], keepdims=0,
-                                     doc_string=ENSEMBLE_NODE_DOC))
-    net = list(g.node)
-    del g.node[:]
-    g.node.extend(pre + net + head)
-    g.initializer.extend(consts)
-    del g.value_info[:]                                    # the network's batch is now rotations x N
-    e = m.metadata_props.add()
-    e.key, e.value = contract.META_ROTATIONS, str(rotations)
-    return onnx_graph.checked(m, "the rotation ensemble of this graph")
+        b.node(nodes, "ReduceMean", [per_view], "mean", output=y_name, node_name=b.fresh("mean"), axes=[0],
+               keepdims=0)
+    return nodes
 
 
 def rotation_ensemble_network(proto):
