@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Benchmark of the C++ kernels (issue: framer + normalizer), on ONE core (the process pins itself).
+"""Benchmark of the C++ kernels (framer + normalizer), on ONE core (the process pins itself).
 
 1. Flowgraph throughput: source -> head -> amc.framer(1024, 1024) -> amc.normalizer(1024, rms) -> null sink,
    against source -> head -> blocks.stream_to_vector(1024) -> null sink, alternated in the same run.
