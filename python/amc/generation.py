@@ -24,6 +24,7 @@ Config keys are documented in docs/datasets.md and checked by ``dataset_config.c
 in docs/datasets.md too.
 """
 import concurrent.futures as cf
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -31,14 +32,17 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 
 import numpy as np
 
-from . import dataset_config, datasets
+from . import dataset_config, datasets, optional
 from .dataset_config import dataset_config_json, plan_shards
 from .dsp.channel import PRESETS
+from .fileio import atomic_write_bytes
+from .paths import __version__
 from .progress import Progress
 
 
@@ -77,6 +81,30 @@ def run_shard(job):
     if sink.frames_unlabeled():
         raise GenerationError(f"shard {os.path.basename(job['path'])}: {sink.frames_unlabeled()} unlabelled frames")
     return job["index"], job["n"], time.time() - t0
+
+
+def run_shard_bytes(job):
+    """run_shard on a worker that shares no folder with the client: the shard is written to a private temporary
+    folder and returned as bytes -> (index, n, seconds, file bytes)."""
+    with tempfile.TemporaryDirectory(prefix="gr-amc-shard-") as tmp:
+        local = dict(job, path=os.path.join(tmp, os.path.basename(job["path"])))
+        index, n, seconds = run_shard(local)
+        with open(local["path"], "rb") as f:
+            return index, n, seconds, f.read()
+
+
+def fingerprint():
+    """(gr-amc version, SHA-256 of the frames of a tiny reference shard made here): two machines whose
+    fingerprints agree make the same frames from the same plan (numpy's SIMD paths, for one, can change samples
+    in the last bits).  Runs on the client and on every Dask worker before a run is submitted."""
+    cfg, _ = dataset_config.load_config("demo", classes=["QPSK"], snrs=[10], frames_per_class_snr=2,
+                                        frame_length=64, shard_size=2, seed=1, skip_samples=64)
+    with tempfile.TemporaryDirectory(prefix="gr-amc-fingerprint-") as tmp:
+        (job,) = plan_shards(cfg, tmp)
+        run_shard(job)
+        ds = datasets.load_dataset(job["path"])
+        digest = hashlib.sha256(np.ascontiguousarray(ds.x).tobytes() + np.asarray(ds.snrs).tobytes()).hexdigest()
+    return __version__, digest
 
 
 def sample_rate(cfg):
@@ -192,6 +220,69 @@ class LocalPool:
             pool.shutdown(wait=True)
 
 
+class DaskExecutor:
+    """Shards on a Dask cluster: scheduler "local" (a LocalCluster of `workers` processes, one thread each) or the
+    address of a running scheduler (tcp://HOST:PORT).  Before anything is submitted, every worker's fingerprint()
+    is compared with the client's; a worker that differs is named and the run refused.  transfer=True returns
+    each shard to the client as bytes (workers without the client's folders); otherwise workers write the shard
+    files themselves, so the parts folder must be shared.  Dask reruns a task whose worker died (up to its
+    distributed.scheduler.allowed-failures); a context manager: the client (and a local cluster) close on exit."""
+
+    def __init__(self, scheduler, workers=None, transfer=False, timeout=60):
+        distributed = optional.require("distributed", "gr-amc generate --scheduler (Dask)")
+        self.transfer = transfer
+        self._cluster = None
+        if scheduler == "local":
+            self._cluster = distributed.LocalCluster(n_workers=workers or (os.cpu_count() or 1), threads_per_worker=1,
+                                                     processes=True, dashboard_address=None)
+            scheduler = self._cluster
+        elif not str(scheduler).startswith(("tcp://", "tls://")):
+            raise ValueError(f"--scheduler must be local or tcp://HOST:PORT, got {scheduler!r}")
+        try:
+            self.client = distributed.Client(scheduler, timeout=timeout)
+        except OSError as e:
+            self.close()
+            raise OSError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({e})") from None
+        try:
+            self.check_workers()
+        except BaseException:
+            self.close()
+            raise
+        self._executor = self.client.get_executor(pure=False)
+
+    def check_workers(self):
+        """ValueError naming the first worker whose gr-amc version or numerical fingerprint differs."""
+        mine = fingerprint()
+        theirs = self.client.run(fingerprint)
+        if not theirs:
+            raise ValueError("the Dask cluster has no workers")
+        for worker, fp in sorted(theirs.items()):
+            if tuple(fp) != mine:
+                what = (f"gr-amc {fp[0]}, this client {mine[0]}" if fp[0] != mine[0] else
+                        "its frames of the reference shard differ from this client's (another numpy, SIMD "
+                        "dispatch or CPU)")
+                raise ValueError(f"Dask worker {worker} does not make the same frames: {what}; refused")
+        self.workers = len(theirs)
+
+    def submit(self, fn, job):
+        return self._executor.submit(run_shard_bytes if self.transfer and fn is run_shard else fn, job)
+
+    def close(self):
+        client, cluster = getattr(self, "client", None), self._cluster
+        self._cluster = None
+        if client is not None:
+            client.close()
+            self.client = None
+        if cluster is not None:
+            cluster.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def run_jobs(pending, executor, progress, shards_done, shards_total, retries=2):
     """Run the shard jobs on `executor` (LocalPool or any executor with submit() -> concurrent.futures.Future);
     progress.update per finished shard.  Shards whose worker died are submitted again (at most `retries` times
@@ -204,14 +295,20 @@ def run_jobs(pending, executor, progress, shards_done, shards_total, retries=2):
         for fut in cf.as_completed(futures):
             job = futures[fut]
             try:
-                _, n, _ = fut.result()
+                result = fut.result()
             except cf.process.BrokenProcessPool:
                 lost.append(job)
                 continue
             except GenerationError:
                 raise
             except Exception as e:  # noqa: BLE001  (an error inside the shard's flowgraph: the message says it)
+                if type(e).__name__ == "KilledWorker":     # Dask gave up after its own retries on other workers
+                    raise GenerationError(f"shard {os.path.basename(job['path'])}: every worker that ran it died "
+                                          f"({e}); the finished shards are kept, rerun to resume") from None
                 raise GenerationError(f"shard {os.path.basename(job['path'])} failed: {e}") from None
+            n = result[1]
+            if len(result) == 4:                         # run_shard_bytes: the shard file comes back as bytes
+                atomic_write_bytes(result[3], job["path"])
             shards_done += 1
             progress.update(n, f"shards {shards_done}/{shards_total}")
         for job in lost:
@@ -251,7 +348,7 @@ def output_format(out, fmt=None):
     return fmt
 
 
-def prepare_output(cfg, out, overwrite=False, keep_parts=False):
+def prepare_output(cfg, out, overwrite=False, keep_parts=False, parts_dir=None):
     """Check the output and its parts folder for a run of `cfg` -> (finals, parts_dir, complete).
 
     complete is True when an earlier run of the same config already wrote the output (its parts folder, if any,
@@ -261,7 +358,7 @@ def prepare_output(cfg, out, overwrite=False, keep_parts=False):
     if not os.path.isdir(out_dir):
         raise FileNotFoundError(f"output {out!r}: folder {out_dir} does not exist")
     finals = datasets.final_paths(out, cfg["format"])
-    parts_dir = os.path.abspath(out) + ".parts"
+    parts_dir = os.path.abspath(parts_dir or (os.path.abspath(out) + ".parts"))
     cfg_json = dataset_config_json(cfg)
     cfg_file = os.path.join(parts_dir, "config.json")
     old = _parts_config(cfg_file) if os.path.isdir(parts_dir) else None
@@ -294,14 +391,15 @@ def prepare_output(cfg, out, overwrite=False, keep_parts=False):
 
 
 def generate(config, out=None, workers=None, overwrite=False, keep_parts=False, quiet=False, executor=None,
-             retries=2, **overrides):
+             retries=2, parts_dir=None, **overrides):
     """Make the dataset of `config` (a dataset preset name, a YAML config path or a config dict; `overrides` replace
     its keys, e.g. frames_per_class_snr=4, seed=1) in `out` (default: <name>.<extension> in the current folder;
     its extension sets the format unless format= is given, see output_format).
 
     workers: processes of the local pool (default: the CPU count); executor: run the shards there instead (any
     executor whose submit() returns concurrent.futures.Future; the caller owns it).  The result does not depend on
-    either.  Returns the list of files written.  Raises ValueError (config), OSError (output), GenerationError
+    either; parts_dir: the shard folder (default <out>.parts; a folder the executor's workers share when they
+    write the shards themselves).  Returns the list of files written.  Raises ValueError (config), OSError (output), GenerationError
     (a shard), KeyboardInterrupt (Ctrl-C; finished shards kept).  Progress and messages go to stderr unless quiet."""
     overrides["format"] = output_format(out, overrides.get("format"))
     cfg, _ = dataset_config.load_config(config, **overrides)
@@ -309,7 +407,7 @@ def generate(config, out=None, workers=None, overwrite=False, keep_parts=False, 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     out = out or (cfg["name"] + datasets.default_extension(cfg["format"]))
-    finals, parts_dir, complete = prepare_output(cfg, out, overwrite, keep_parts)
+    finals, parts_dir, complete = prepare_output(cfg, out, overwrite, keep_parts, parts_dir)
     if complete:     # said even with quiet: the run made nothing, and the user should know why
         print(f"gr-amc generate: {', '.join(finals)} is complete (an earlier run of this config was stopped "
               f"before it removed {parts_dir}" + ("" if keep_parts else "; removed it") + ")", file=sys.stderr)

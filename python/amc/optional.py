@@ -23,7 +23,10 @@ PACKAGES = {
     "h5py": ("h5py", "HDF5 dataset files"),
     "sigmf": ("sigmf", "SigMF dataset files"),
     "torch": ("torch==2.13.0", "training (PyTorch)"),
+    "distributed": ("distributed==2026.8.0", "Dask clusters (gr-amc generate --scheduler)"),
 }
+#: packages of the venv only (make install does not put them beside the installed module): what for
+VENV_ONLY = {"torch": "training", "distributed": "running generation on a Dask cluster"}
 
 
 class MissingPackageError(ModuleNotFoundError):
@@ -62,9 +65,9 @@ def how_to_install(module):
     """A sentence on how to make `module` importable for this interpreter."""
     pip_name = PACKAGES.get(module, (module, ""))[0]
     d = deps_dir()
-    if module == "torch":
-        return ("torch is only for training and is not installed with the module: run training in the "
-                "project's venv (`make venv`, then `.venv/bin/python -m gnuradio.amc.cli train ...`), or "
+    if module in VENV_ONLY:
+        return (f"{module} is only for {VENV_ONLY[module]} and is not installed with the module: run it in the "
+                "project's venv (`make venv`, then `.venv/bin/python -m gnuradio.amc.cli ...`), or "
                 f"`pip install {pip_name}` in a venv made with `/usr/bin/python3 -m venv "
                 "--system-site-packages` (with `-c constraints.txt`: numpy must stay < 2)")
     if d:

@@ -4,6 +4,7 @@
 """`gr-amc generate`: make a labelled dataset with gr-amc's GNU Radio blocks (library: generation.generate)."""
 import json
 import os
+import sys
 
 from .. import dataset_config, datasets, generation
 from ..dataset_config import plan_shards, preset_names
@@ -34,6 +35,15 @@ def configure_parser(p):
     p.add_argument("--shard-size", type=int, metavar="N", help="frames per shard (changes the output)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="worker processes (default: the number of CPU cores); does not change the output")
+    p.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
+                   help="run the shards on Dask: local (a cluster of --workers processes on this machine) or a "
+                        "running scheduler's address; each worker's gr-amc version and numerical fingerprint are "
+                        "checked first (default: none, the local process pool)")
+    p.add_argument("--parts-dir", metavar="FOLDER",
+                   help="folder of the shard files (default: <output>.parts); with --scheduler and no "
+                        "--transfer, a folder every Dask worker reaches at the same path")
+    p.add_argument("--transfer", action="store_true",
+                   help="with --scheduler: workers return each shard as bytes to this client (no shared folder)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output file, and discard shards left by a run with another config")
     p.add_argument("--keep-parts", action="store_true", help="keep the <output>.parts/ shard folder after merging")
@@ -79,6 +89,16 @@ def run(args):
               f"= {sum(j['n'] for j in jobs)} frames of {cfg['frame_length']} samples in {len(jobs)} shards -> "
               f"{out} ({cfg['format']})")
         return 0
-    generation.generate(config, args.output, workers=args.workers, overwrite=args.overwrite,
-                        keep_parts=args.keep_parts, quiet=args.quiet, **overrides(args))
+    if args.transfer and not args.scheduler:
+        raise CliError("--transfer is for --scheduler (workers on other machines)")
+    if not args.scheduler:
+        generation.generate(config, args.output, workers=args.workers, overwrite=args.overwrite,
+                            keep_parts=args.keep_parts, quiet=args.quiet, parts_dir=args.parts_dir, **overrides(args))
+        return 0
+    with generation.DaskExecutor(args.scheduler, workers=args.workers, transfer=args.transfer) as ex:
+        if not args.quiet:
+            print(f"gr-amc generate: Dask scheduler {args.scheduler}: {ex.workers} worker(s), fingerprints agree",
+                  file=sys.stderr)
+        generation.generate(config, args.output, overwrite=args.overwrite, keep_parts=args.keep_parts,
+                            quiet=args.quiet, executor=ex, parts_dir=args.parts_dir, **overrides(args))
     return 0
