@@ -2,25 +2,22 @@
 ONNX export matches PyTorch and carries the contract, int8 variant), resume, export checks, errors, and the
 classifier block running every exported zoo model."""
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from conftest import run_cli
 
-from gnuradio.amc import contract
-from gnuradio.amc.training import zoo
-from gnuradio.amc import variants
-from gnuradio.amc.training import data as tdata
-from gnuradio.amc import runtime
-from gnuradio.amc import onnx_graph
-from gnuradio.amc import model_file
+from gnuradio.amc import contract, datasets, fileio, model_file, onnx_graph, runtime, variants
 from gnuradio.amc.cli import train as cli_train
-from gnuradio.amc.training import fit
-from gnuradio.amc import fileio
+from gnuradio.amc.training import data as tdata
+from gnuradio.amc.training import fit, zoo
 from gnuradio.amc.training.export import export_onnx
-from gnuradio.amc import datasets
 
 CLASSES = ["BPSK", "GMSK", "FM"]
 L = 64
@@ -646,3 +643,33 @@ def test_a_resumed_run_has_its_own_time_budget_and_takes_a_slim_checkpoint(tmp_p
     report = fit.train(**common, epochs=4, resume=True, max_minutes=10.0)
     assert [e["epoch"] for e in report["history"]] == [1, 2, 3, 4]
     assert report["training"]["stop"] == "max epochs"
+
+
+def test_torchrun_two_processes_train_like_one(tmp_path):
+    """`torchrun --nproc-per-node 2 -m gnuradio.amc.cli train` (gloo on CPU): each rank takes half of every batch
+    of the same seeded shuffle, DistributedDataParallel averages the gradients, so the run equals the
+    single-process one (the GRU has no batch statistics); rank 0 alone writes the model, report and checkpoint."""
+    import shutil
+    data = tmp_path / "d.h5"
+    run_cli("generate", "--preset", "demo", "--classes", "BPSK", "QPSK", "--snrs", "10", "-n", "80",
+            "--frame-length", "32", "--shard-size", "16", "--workers", 1, "--output", data, "--quiet", check=True)
+    common = ["train", str(data), "-m", "gru", "--hidden", "8", "--epochs", "3", "--batch-size", "32", "--lr", "1e-2",
+              "--threads", "1", "--seed", "3", "--quiet"]
+    run_cli(*common, "-o", tmp_path / "one.onnx", "--report", tmp_path / "one.json", check=True, timeout=600)
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    assert shutil.which(torchrun), torchrun
+    p = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", "-m", "gnuradio.amc.cli", *common,
+                        "-o", str(tmp_path / "two.onnx"), "--report", str(tmp_path / "two.json")],
+                       capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    one, two = (json.loads((tmp_path / f"{n}.json").read_text())["history"] for n in ("one", "two"))
+    assert [e["epoch"] for e in two] == [1, 2, 3]
+    for a, b in zip(one, two):
+        for k in ("train_loss", "train_acc", "val_loss", "val_acc"):
+            assert b[k] == pytest.approx(a[k], abs=2e-4), (k, a, b)
+    x = np.random.default_rng(0).standard_normal((16, 32, 2)).astype(np.float32)
+    from gnuradio.amc.runtime import onnx_predict
+    np.testing.assert_allclose(onnx_predict(str(tmp_path / "two.onnx"), x), onnx_predict(str(tmp_path / "one.onnx"), x),
+                               atol=1e-4)
+    assert sorted(f.name for f in tmp_path.iterdir() if f.name.startswith("two")) == [
+        "two.json", "two.onnx", "two.onnx.ckpt"]

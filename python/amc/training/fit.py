@@ -288,21 +288,72 @@ def _resume(opt, ckpt_path, model, optim, sched, d, device):
     return state
 
 
-def _epoch_batches(opt, d, epoch, representation, layout):
-    """(iterable of (x, y) torch batches, the generating loader or None, number of batches)."""
+class _Processes:
+    """The processes of one training run: a torchrun launch (WORLD_SIZE > 1; gloo on CPU, NCCL on CUDA) or this
+    process alone.  Every rank draws the same seeded shuffle and takes its slice of each batch (of the epoch's
+    shards, on the fly); gradients are averaged by DistributedDataParallel; the epoch's training sums are added
+    over the ranks and rank 0's validation loss and epoch time are broadcast, so the schedule and early stopping
+    decide the same everywhere; rank 0 alone logs, checkpoints and exports."""
+
+    def __init__(self, opt):
+        self.world, self.rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.dist = None
+        if self.world > 1:
+            import torch.distributed as dist
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if opt.device == "cuda" else "gloo")
+            self.dist = dist
+            if opt.batch_size % self.world:
+                raise TrainingError(f"--batch-size {opt.batch_size} must be a multiple of the {self.world} "
+                                    f"processes (each takes an equal slice of every batch)")
+
+    def device(self, opt):
+        return torch.device(f"cuda:{self.local_rank}" if opt.device == "cuda" and self.dist else opt.device)
+
+    def wrap(self, model, device):
+        if not self.dist:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def sum(self, *values):
+        if not self.dist:
+            return values
+        t = torch.tensor(values, dtype=torch.float64)
+        self.dist.all_reduce(t)
+        return tuple(t.tolist())
+
+    def agree(self, value):
+        """Rank 0's value, on every rank."""
+        if not self.dist:
+            return value
+        t = torch.tensor([value], dtype=torch.float64)
+        self.dist.broadcast(t, 0)
+        return float(t.item())
+
+    def close(self):
+        if self.dist:
+            self.dist.barrier()
+            self.dist.destroy_process_group()
+
+
+def _epoch_batches(opt, d, epoch, representation, layout, procs):
+    """(iterable of (x, y) torch batches of this rank, the generating loader or None, number of batches)."""
     if opt.generate:
         loader = stream.Timer(stream.make_loader(
-            d["stream_cfg"], opt.seed, epoch, opt.frames_per_epoch, opt.stream_shard_size, opt.batch_size,
-            representation, layout, opt.workers))
+            d["stream_cfg"], opt.seed, epoch, opt.frames_per_epoch, opt.stream_shard_size,
+            opt.batch_size // procs.world, representation, layout, opt.workers, rank=procs.rank, world=procs.world))
         return loader, loader, -(-opt.frames_per_epoch // opt.batch_size)
     x_tr, y_tr = d["train"]
     rng = np.random.default_rng(opt.seed * 1000 + epoch)
-    batches = ((torch.from_numpy(x_tr[b]), torch.from_numpy(y_tr[b]))
-               for b in zoo.batches(len(x_tr), opt.batch_size, rng))
+    mine = (b[procs.rank::procs.world] for b in zoo.batches(len(x_tr), opt.batch_size, rng)
+            if len(b) >= procs.world)          # a last batch too small to share is left out (every rank steps alike)
+    batches = ((torch.from_numpy(x_tr[b]), torch.from_numpy(y_tr[b])) for b in mine)
     return batches, None, -(-len(x_tr) // opt.batch_size)
 
 
-def _train_epoch(opt, model, optim, batches, n_batches, epoch, device):
+def _train_epoch(opt, model, optim, batches, n_batches, epoch, device, procs):
     """One pass over the batches -> (mean loss, accuracy, frames).  On a terminal a transient progress line shows
     the batches done, the running loss and the epoch's ETA."""
     model.train()
@@ -322,11 +373,13 @@ def _train_epoch(opt, model, optim, batches, n_batches, epoch, device):
         tot_n += len(yb)
         bar.update(1, f"epoch {epoch}/{opt.epochs} loss {tot_loss / tot_n:.4f}")
     bar.close()
-    return tot_loss / max(1, tot_n), tot_ok / max(1, tot_n), tot_n
+    tot_loss, tot_ok, tot_n = procs.sum(tot_loss, tot_ok, tot_n)
+    return tot_loss / max(1, tot_n), tot_ok / max(1, tot_n), int(tot_n)
 
 
-def _fit(opt, model, optim, sched, state, d, decay_epochs, ckpt_path, representation, layout, device):
-    """The epochs from state["epoch"] + 1 on, a checkpoint after each -> the reason it stopped."""
+def _fit(opt, model, net, optim, sched, state, d, decay_epochs, ckpt_path, representation, layout, device, procs):
+    """The epochs from state["epoch"] + 1 on, a checkpoint after each (rank 0) -> the reason it stopped.  `net` is
+    the model as trained (DistributedDataParallel around `model` under torchrun)."""
     x_va, y_va = d["val"]
     session_seconds = 0.0      # max_minutes bounds this run, not the total of a schedule resumed across sessions
     while state["epoch"] < opt.epochs:
@@ -338,12 +391,13 @@ def _fit(opt, model, optim, sched, state, d, decay_epochs, ckpt_path, representa
             for g in optim.param_groups:
                 g["lr"] = wsd_lr(opt.lr, epoch, opt.epochs, decay_epochs)
         t0, cpu0 = time.time(), time.process_time()
-        batches, loader, n_batches = _epoch_batches(opt, d, epoch, representation, layout)
-        train_loss, train_acc, _ = _train_epoch(opt, model, optim, batches, n_batches, epoch, device)
+        batches, loader, n_batches = _epoch_batches(opt, d, epoch, representation, layout, procs)
+        train_loss, train_acc, _ = _train_epoch(opt, net, optim, batches, n_batches, epoch, device, procs)
         val_loss, val_acc, _ = _evaluate(model, x_va, y_va, device)
+        val_loss = procs.agree(val_loss)
         if opt.schedule == "plateau":
             sched.step(val_loss)
-        dt = time.time() - t0
+        dt = procs.agree(time.time() - t0)
         state["train_seconds"] += dt
         session_seconds += dt
         improved = val_loss < state["best_loss"] - 1e-4
@@ -364,12 +418,13 @@ def _fit(opt, model, optim, sched, state, d, decay_epochs, ckpt_path, representa
                   f"val loss {val_loss:.4f} acc {val_acc:.4f}  lr {optim.param_groups[0]['lr']:.2g}  {dt:.1f} s"
                   f"{f' (generation {loader.seconds:.1f} CPU-s)' if loader is not None and not opt.workers else ''}"
                   f"{'  *' if improved else ''}")
-        _atomic_save_torch(dict(model=opt.model, classes=d["classes"], seed=opt.seed, frame_length=d["frame_length"],
-                                weights=model.state_dict(), optimizer=optim.state_dict(),
-                                scheduler=sched.state_dict(), state=state, torch_rng=torch.get_rng_state()),
-                           ckpt_path)
-        if opt.schedule == "wsd" and epoch <= opt.epochs - decay_epochs:
-            shutil.copyfile(ckpt_path, stable_checkpoint_path(ckpt_path))
+        if procs.rank == 0:
+            _atomic_save_torch(dict(model=opt.model, classes=d["classes"], seed=opt.seed,
+                                    frame_length=d["frame_length"], weights=model.state_dict(),
+                                    optimizer=optim.state_dict(), scheduler=sched.state_dict(), state=state,
+                                    torch_rng=torch.get_rng_state()), ckpt_path)
+            if opt.schedule == "wsd" and epoch <= opt.epochs - decay_epochs:
+                shutil.copyfile(ckpt_path, stable_checkpoint_path(ckpt_path))
         if state["bad_epochs"] >= opt.patience and opt.schedule != "wsd":
             return f"early stopping (no better validation loss for {opt.patience} epochs)"
         if opt.max_minutes and session_seconds >= 60 * opt.max_minutes:
@@ -405,12 +460,23 @@ def _variants(opt, report, blob_len, d):
 
 
 def run(opt):
-    """Train as `opt` (TrainOptions) says; returns the report (also written to opt.report when set)."""
+    """Train as `opt` (TrainOptions) says; returns the report (also written to opt.report when set).  Under
+    torchrun every process runs this; rank 0 returns the report, the others None."""
+    procs = _Processes(opt)
+    try:
+        return _run(opt, procs)
+    finally:
+        procs.close()
+
+
+def _run(opt, procs):
     t_start = time.time()
     if opt.threads:
         torch.set_num_threads(opt.threads)
+    if procs.rank:
+        opt = dataclasses.replace(opt, quiet=True)       # rank 0 speaks for the run
     decay_epochs, ckpt_path, init_onnx = _check_options(opt)
-    device = torch.device(opt.device)
+    device = procs.device(opt)
     representation, layout = zoo.model_spec(opt.model)
     d = _prepare_data(opt, representation, layout)
     classes, frame_length = d["classes"], d["frame_length"]
@@ -432,7 +498,11 @@ def run(opt):
 
     n_params = zoo.count_parameters(model)
     _log(opt, f"parameters: {n_params:,}")
-    stop_reason = _fit(opt, model, optim, sched, state, d, decay_epochs, ckpt_path, representation, layout, device)
+    net = procs.wrap(model, device)
+    stop_reason = _fit(opt, model, net, optim, sched, state, d, decay_epochs, ckpt_path, representation, layout,
+                       device, procs)
+    if procs.rank:
+        return None
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     _log(opt, f"stopped: {stop_reason}; " + (f"exporting the last epoch, {state['epoch']} (best val loss "

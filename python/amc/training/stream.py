@@ -36,19 +36,24 @@ def shard_range(epoch, frames_per_epoch, shard_size):
 
 
 def make_loader(cfg, seed, epoch, frames_per_epoch, shard_size, batch_size, representation, layout, workers=0,
-                mix_shards=64):
+                mix_shards=64, rank=0, world=1):
     """A torch DataLoader over one epoch of fresh frames: batches (x float32 tensor, y int64 tensor).
-    ``workers`` DataLoader worker processes generate (0: in this process)."""
+    ``workers`` DataLoader worker processes generate (0: in this process).  Of `world` training processes (torchrun),
+    process `rank` generates every world-th shard of the epoch; ValueError unless they share the shards evenly."""
     import torch
 
     shards = shard_range(epoch, frames_per_epoch, shard_size)
+    if len(shards) % world:
+        raise ValueError(f"{len(shards)} shards per epoch (--frames-per-epoch / --stream-shard-size) cannot be shared "
+                         f"evenly by {world} processes")
+    shards = shards[rank::world]
 
     class Stream(torch.utils.data.IterableDataset):
         def __iter__(self):
             info = torch.utils.data.get_worker_info()
             wid, nw = (info.id, info.num_workers) if info else (0, 1)
             mine = shards[wid::nw]
-            rng = np.random.default_rng([int(seed), epoch, wid])
+            rng = np.random.default_rng([int(seed), epoch, wid] if world == 1 else [int(seed), epoch, rank, wid])
             for s in range(0, len(mine), mix_shards):
                 parts = [batch.shard_frames(dataset_config.stream_job(cfg, seed, i, shard_size))
                          for i in mine[s:s + mix_shards]]
