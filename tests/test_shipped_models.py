@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The shipped models on signals they were not made from: timing phase and symbol rate (docs/zoo.md,
+"""The shipped models on signals they were not made from: timing phase and symbol rate (docs/models.md,
 "Robustness"). Frames come from the batch generator with the robustness sweeps' own seeds (no training stream
 uses them), on an AWGN channel at 20 dB, so only the swept quantity changes.
 
@@ -9,8 +9,8 @@ test of homogeneity, p >= 0.001); where that accuracy is >= 0.98, where binomial
 it, the spread between offsets must be at most 5 points (256 frames per class and offset). The default of the
 previous release fails this for 14 of 18 classes (QPSK 1.00 at offset 0, 0.09 three samples later).
 
-Symbol rate: the issue's eight classes at 4, 6, 10 and 16 samples per symbol (96 frames per class and value). The
-target is a mean >= 0.90 with none below 0.70, and it is not reached (docs/zoo.md: the default takes 8PSK for
+Symbol rate: the target's eight classes at 4, 6, 10 and 16 samples per symbol (96 frames per class and value). The
+target is a mean >= 0.90 with none below 0.70, and it is not reached (docs/models.md: the default takes 8PSK for
 32PSK at every rate, 16QAM and 64QAM fall at 4 samples/symbol). The bounds below are what the shipped files reach:
 the mean, and the classes whose mean over the four rates is >= 0.85 (the previous default: mean 0.30, none).
 """
