@@ -149,6 +149,13 @@ def test_formats_agree(tmp_path):
     ({"channel": {"preset": "rml2020"}}, "key 'channel.preset': unknown channel preset 'rml2020'; allowed: "),
     ({"channel": {"preset": "awgn", "bogus": 1}}, "key 'channel.bogus': not an argument of amc.radioml_channel"),
     ({"source": {"sps": 4}}, "key 'source.sps': not an argument of amc.modulation_source; allowed: "),
+    ({"channel": []}, "key 'channel': an empty list; give at least one channel mapping"),
+    ({"channel": [{"preset": "awgn"}, "rml2018"]}, "key 'channel[1]': must be a mapping of block arguments"),
+    ({"channel": [{"preset": "awgn"}, {"preset": "rml2020"}]}, "key 'channel[1].preset': unknown channel preset"),
+    ({"channel": [{"preset": "awgn"}, {"k_factr": 4}]}, "key 'channel[1].k_factr': not an argument of amc.radio"),
+    ({"channel": [{"preset": "awgn"}, {"samp_rate": 1e6}]}, "the entries of a channel mixture must share one "
+                                                             "sample rate (a dataset has one), got 200000, 1e+06 Hz"),
+    ({"channel": "rml2018"}, "key 'channel': must be a mapping of block arguments or a list of them"),
 ])
 def test_bad_config_names_the_key(tmp_path, capsys, changes, message):
     from gnuradio.amc import cli
@@ -181,7 +188,7 @@ def test_presets_are_valid():
     """Every shipped preset passes the config check; rml2016a / rml2018a have the RadioML shapes."""
     from gnuradio.amc import contract, dataset_config
     shapes = {}
-    assert {"demo", "rml2016a", "rml2018a", "wild", "wild2016"} <= set(dataset_config.preset_names())
+    assert {"demo", "rml2016a", "rml2018a", "wild", "wild2016", "wild-mix"} <= set(dataset_config.preset_names())
     for name in dataset_config.preset_names():
         shapes[name], _ = dataset_config.load_config(name)
     a16, a18 = shapes["rml2016a"], shapes["rml2018a"]
@@ -313,3 +320,37 @@ def test_a_shard_whose_worker_always_dies_stops_the_run_with_a_message(tmp_path)
         ex.pool.shutdown()
     kept = [f for f in os.listdir(tmp_path / "d.h5.parts") if f.endswith(".h5")]
     assert len(kept) == 7 and not (tmp_path / "d.h5").exists()
+
+
+def test_a_channel_mixture_draws_one_entry_per_shard(tmp_path):
+    """`channel` as a list: each shard draws one entry from its parameter seed (uniformly; repeated entries weigh
+    more), the source draws stay as without the mixture, and a shard is the very shard a config with its drawn
+    entry alone makes (flowgraph generator and batch generator alike)."""
+    import collections
+
+    from gnuradio.amc import batch, dataset_config, datasets
+    flat = {"preset": "rml2018", "delays": [0.0], "mags": [1.0]}
+    mix, _ = dataset_config.load_config("wild", channel=[{"preset": "rml2018"}, {"preset": "rml2018"}, flat],
+                                        classes=["QPSK", "16QAM"], snrs=[10, 20], frames_per_class_snr=4,
+                                        shard_size=2, skip_samples=64)
+    plain, _ = dataset_config.load_config("wild", classes=["QPSK", "16QAM"], snrs=[10, 20], frames_per_class_snr=4,
+                                          shard_size=2, skip_samples=64)
+    drawn = collections.Counter(str(dataset_config.stream_job(mix, 5, i)["channel"]) for i in range(3000))
+    assert sorted(drawn.values())[0] == pytest.approx(1000, abs=90) and len(drawn) == 2   # 2:1, as listed
+    jobs = dataset_config.plan_shards(mix)
+    assert [j["source"] for j in jobs] == [j["source"] for j in dataset_config.plan_shards(plain)]
+    kinds = [j["channel"] for j in jobs]
+    assert {"preset": "rml2018"} in kinds and flat in kinds
+    out = tmp_path / "mix.h5"
+    cfg_path = tmp_path / "mix.yml"
+    cfg_path.write_text(yaml.safe_dump({k: v for k, v in mix.items()}))
+    run_cli("generate", "--config", cfg_path, "--workers", 1, "--quiet", "--output", out, check=True, timeout=300)
+    ds = datasets.load_dataset(str(out))
+    x, _, _, _ = batch.dataset_frames(mix)
+    np.testing.assert_array_equal(ds.x, x)                # the flowgraph and the batch generator agree
+    for j in jobs:                                         # each shard as its drawn channel alone makes it
+        alone = dict(mix, channel=j["channel"])
+        xj, _, _, _ = batch.dataset_frames(alone)
+        rows = slice(j["index"] * 2, j["index"] * 2 + 2)
+        np.testing.assert_array_equal(x[rows], xj[rows])
+    assert json.loads(ds.attrs["config"])["channel"] == mix["channel"]

@@ -167,5 +167,5 @@ def test_class_lists_have_one_home():
     for name in dataset_config.preset_names():
         cfg, _ = dataset_config.load_config(name)
         assert set(cfg["classes"]) <= set(modulation.ALL_CLASSES)
-        assert cfg["channel"]["preset"] in channel.PRESETS
+        assert all(c["preset"] in channel.PRESETS for c in dataset_config.channel_entries(cfg))
     assert not set(dataset_config.preset_names()) & set(channel.PRESETS)

@@ -43,7 +43,9 @@ CONFIG_KEYS = {
     "source": "keyword arguments of amc.modulation_source (except modulation, seed, tag_interval); "
               "samples_per_symbol, rolloff, bt and pulse may be drawn per shard ({min, max[, scale: log]} or a "
               "list), timing_offset is drawn uniformly in [0, 1) per shard unless given",
-    "channel": "keyword arguments of amc.radioml_channel (preset, ...; except snr_db, seed, tag_interval)",
+    "channel": "keyword arguments of amc.radioml_channel (preset, ...; except snr_db, seed, tag_interval), or a "
+               "list of such mappings: a channel mixture, one entry drawn uniformly per shard (repeat an entry "
+               "to weight it)",
 }
 DEFAULTS = {"name": "dataset", "description": "", "shard_size": 256, "skip_samples": 1024, "source": {},
             "channel": {"preset": "rml2018"}, "seed": 0, "normalization": "rms", "format": "hdf5"}
@@ -58,6 +60,8 @@ DRAWN_KEYS = ("samples_per_symbol", "rolloff", "bt", "pulse", "timing_offset")
 SOURCE_DEFAULTS = {"samples_per_symbol": 8.0, "rolloff": 0.35, "bt": 0.5, "pulse": "rrc"}
 #: Channel arguments a config may give (the generator sets snr_db, seed and tag_interval).
 CHANNEL_KEYS = ("preset",) + tuple(CHANNEL_PRESETS["rml2016"])
+#: The parameter-seed stream index of a channel mixture's draw (the source keys use 0 .. len(DRAWN_KEYS) - 1).
+CHANNEL_DRAW_STREAM = 1000
 
 
 # ------------------------------------------------------------------------------------------------
@@ -220,14 +224,39 @@ def check_config(cfg, where="config"):
                          f"allowed: {', '.join(contract.NORMALIZATIONS)}")
     if out["format"] not in FORMATS:
         raise ValueError(f"{where}: key 'format': unknown value {out['format']!r}; allowed: {', '.join(FORMATS)}")
-    for k in ("source", "channel"):
-        if out[k] is None:
-            out[k] = {}
-        if not isinstance(out[k], dict):
-            raise ValueError(f"{where}: key {k!r}: must be a mapping of block arguments, got {out[k]!r}")
-    if "preset" not in out["channel"]:
-        out["channel"] = dict(out["channel"], preset="rml2018")
+    if out["source"] is None:
+        out["source"] = {}
+    if not isinstance(out["source"], dict):
+        raise ValueError(f"{where}: key 'source': must be a mapping of block arguments, got {out['source']!r}")
+    ch = {} if out["channel"] is None else out["channel"]
+    if isinstance(ch, (list, tuple)):
+        if not ch:
+            raise ValueError(f"{where}: key 'channel': an empty list; give at least one channel mapping")
+        for j, c in enumerate(ch):
+            if not isinstance(c, dict):
+                raise ValueError(f"{where}: key 'channel[{j}]': must be a mapping of block arguments, got {c!r}")
+        out["channel"] = [dict(c) if "preset" in c else dict(c, preset="rml2018") for c in ch]
+    elif isinstance(ch, dict):
+        out["channel"] = dict(ch) if "preset" in ch else dict(ch, preset="rml2018")
+    else:
+        raise ValueError(f"{where}: key 'channel': must be a mapping of block arguments or a list of them "
+                         f"(a channel mixture), got {ch!r}")
     return out
+
+
+def channel_entries(cfg):
+    """The channel mappings of a (check_config-ed) config: one, or the entries of a channel mixture."""
+    ch = cfg["channel"]
+    return list(ch) if isinstance(ch, list) else [ch]
+
+
+def draw_channel(channel, param_seed):
+    """The channel arguments of one shard: the mapping itself, or for a channel mixture (a list) one entry drawn
+    uniformly from ``param_seed`` (its own stream, so the source draws do not change)."""
+    if not isinstance(channel, list):
+        return dict(channel)
+    rng = np.random.default_rng([int(param_seed), CHANNEL_DRAW_STREAM])
+    return dict(channel[int(rng.integers(len(channel)))])
 
 
 def _draw_spec(where, key, v):
@@ -268,10 +297,14 @@ def check_blocks(cfg, where="config"):
         if k not in SOURCE_KEYS:
             raise ValueError(f"{where}: key 'source.{k}': not an argument of amc.modulation_source; "
                              f"allowed: {', '.join(SOURCE_KEYS)}")
-    for k in cfg["channel"]:
-        if k not in CHANNEL_KEYS:
-            raise ValueError(f"{where}: key 'channel.{k}': not an argument of amc.radioml_channel; "
-                             f"allowed: {', '.join(CHANNEL_KEYS)}")
+    entries = channel_entries(cfg)
+    names = ["channel"] if len(entries) == 1 and not isinstance(cfg["channel"], list) else \
+        [f"channel[{j}]" for j in range(len(entries))]
+    for name, entry in zip(names, entries):
+        for k in entry:
+            if k not in CHANNEL_KEYS:
+                raise ValueError(f"{where}: key '{name}.{k}': not an argument of amc.radioml_channel; "
+                                 f"allowed: {', '.join(CHANNEL_KEYS)}")
     src = cfg["source"]
     values = {k: _draw_spec(where, k, src[k]) if k in DRAWN_KEYS else [src[k]]
               for k in SOURCE_KEYS if k in src}
@@ -297,15 +330,20 @@ def check_blocks(cfg, where="config"):
             load_wav(src["audio_file"])
         except ValueError as e:
             raise ValueError(f"{where}: key 'source.audio_file': {e}") from None
-    ch = dict(cfg["channel"])
-    preset = ch.pop("preset")
-    if preset not in CHANNEL_PRESETS:
-        raise ValueError(f"{where}: key 'channel.preset': unknown channel preset {preset!r}; "
-                         f"allowed: {', '.join(CHANNEL_PRESETS)}")
-    try:
-        resolve_params(preset, snr_db=float(cfg["snrs"][0]), seed=0, **ch)
-    except ValueError as e:
-        raise ValueError(f"{where}: key 'channel': {e}") from None
+    rates = []
+    for name, entry in zip(names, entries):
+        ch = dict(entry)
+        preset = ch.pop("preset")
+        if not isinstance(preset, str) or preset not in CHANNEL_PRESETS:
+            raise ValueError(f"{where}: key '{name}.preset': unknown channel preset {preset!r}; "
+                             f"allowed: {', '.join(CHANNEL_PRESETS)}")
+        try:
+            rates.append(resolve_params(preset, snr_db=float(cfg["snrs"][0]), seed=0, **ch)["samp_rate"])
+        except ValueError as e:
+            raise ValueError(f"{where}: key '{name}': {e}") from None
+    if len(set(rates)) > 1:
+        raise ValueError(f"{where}: key 'channel': the entries of a channel mixture must share one sample rate "
+                         f"(a dataset has one), got {', '.join(f'{r:g}' for r in rates)} Hz")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -349,7 +387,7 @@ def make_job(cfg, cls, snr, shard, n, seeds, path=None, index=0):
     return {
         "index": index, "path": path, "cls": cls, "snr": snr, "shard": shard, "n": n,
         "frame_length": cfg["frame_length"], "normalization": cfg["normalization"],
-        "source": draw_source(cfg["source"], param_seed), "channel": dict(cfg["channel"]),
+        "source": draw_source(cfg["source"], param_seed), "channel": draw_channel(cfg["channel"], param_seed),
         "classes": list(cfg["classes"]), "config": dataset_config_json(cfg),
         "source_seed": src_seed, "channel_seed": ch_seed, "shard_seed": shard_seed,
         "skip_frames": -(-cfg["skip_samples"] // cfg["frame_length"]),

@@ -778,29 +778,37 @@ def _check_snrs(snrs, what):
         raise ValueError(f"{what}: {int(bad.sum())} SNR value(s) are not finite (the first at row {i}: {snrs[i]})")
 
 
-def _load_hdf5(path):
+#: Rows of Y and Z checked at a time when an HDF5 file's header is read (bounded memory for any file size).
+_HDF5_LABEL_ROWS = 1 << 16
+
+
+def _hdf5_open_error(path, e):
+    if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)):
+        return e
+    return ValueError(f"{path}: cannot read the HDF5 file (truncated or corrupt?): {e}")
+
+
+def _hdf5_header(f, path):
+    """The labels, SNRs, classes and attributes of an open RadioML 2018.01A-layout file, without reading X:
+    dict(labels int64 (N,), snrs int64 (N,), classes, attrs, frames N, frame_length L, chunk_rows: the rows of one
+    HDF5 chunk of X, or 0 for a contiguous X).  Y and Z are checked in blocks of rows, so the memory is that of the
+    labels whatever the file's size.  ValueError naming the file and dataset for anything inconsistent."""
     import h5py
-    try:
-        with h5py.File(path, "r") as f:
-            for k in ("X", "Y", "Z"):
-                if k not in f:
-                    raise ValueError(f"{path}: not a RadioML 2018.01A-layout file (no dataset {k!r})")
-                if not isinstance(f[k], h5py.Dataset):
-                    raise ValueError(f"{path}: {k!r} is a group, not a dataset")
-            X = _check_real_array(f["X"][...], f"{path}: dataset X")
-            Y = _check_real_array(f["Y"][...], f"{path}: dataset Y")
-            Z = _check_real_array(f["Z"][...], f"{path}: dataset Z")
-            attrs = {}
-            for k, v in f.attrs.items():
-                if isinstance(v, bytes):
-                    v = v.decode()
-                elif isinstance(v, np.generic):
-                    v = v.item()
-                attrs[k] = v
-    except (OSError, RuntimeError) as e:
-        if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)):
-            raise
-        raise ValueError(f"{path}: cannot read the HDF5 file (truncated or corrupt?): {e}") from None
+    for k in ("X", "Y", "Z"):
+        if k not in f:
+            raise ValueError(f"{path}: not a RadioML 2018.01A-layout file (no dataset {k!r})")
+        if not isinstance(f[k], h5py.Dataset):
+            raise ValueError(f"{path}: {k!r} is a group, not a dataset")
+        if f[k].dtype.kind not in "biuf":
+            raise ValueError(f"{path}: dataset {k} must hold real numbers, got dtype {f[k].dtype}")
+    X, Y, Z = f["X"], f["Y"], f["Z"]
+    attrs = {}
+    for k, v in f.attrs.items():
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, np.generic):
+            v = v.item()
+        attrs[k] = v
     if X.ndim != 3 or X.shape[2] != 2 or X.shape[1] < 1:
         raise ValueError(f"{path}: dataset X must have shape (N, L, 2) with L >= 1, got {X.shape}")
     if Y.ndim != 2 or Y.shape[1] < 1:
@@ -810,18 +818,26 @@ def _load_hdf5(path):
     if not (len(X) == len(Y) == len(Z)):
         raise ValueError(f"{path}: datasets X, Y and Z must have the same length, got {len(X)}, {len(Y)} "
                          f"and {len(Z)} rows")
-    if len(Y):
-        not01 = (Y != 0) & (Y != 1)
+    n = len(Y)
+    labels = np.zeros(n, np.int64)
+    z = np.zeros(n, np.float64)
+    for a in range(0, n, _HDF5_LABEL_ROWS):
+        b = min(n, a + _HDF5_LABEL_ROWS)
+        yb = np.asarray(Y[a:b])
+        not01 = (yb != 0) & (yb != 1)
         if np.any(not01):
             i = int(np.flatnonzero(not01.any(axis=1))[0])
             raise ValueError(f"{path}: dataset Y is not one-hot: values other than 0 and 1 "
-                             f"(the first in row {i}: {Y[i].tolist()})")
-        ones = np.count_nonzero(Y, axis=1)
+                             f"(the first in row {a + i}: {yb[i].tolist()})")
+        ones = np.count_nonzero(yb, axis=1)
         if np.any(ones != 1):
             i = int(np.flatnonzero(ones != 1)[0])
-            raise ValueError(f"{path}: dataset Y is not one-hot: {int(np.sum(ones != 1))} row(s) do not have "
-                             f"exactly one 1 (the first is row {i}, with {int(ones[i])})")
-    z = Z.reshape(len(Z))
+            bad = sum(int(np.sum(np.count_nonzero(np.asarray(Y[c:c + _HDF5_LABEL_ROWS]), axis=1) != 1))
+                      for c in range(0, n, _HDF5_LABEL_ROWS))
+            raise ValueError(f"{path}: dataset Y is not one-hot: {bad} row(s) do not have "
+                             f"exactly one 1 (the first is row {a + i}, with {int(ones[i])})")
+        labels[a:b] = np.argmax(yb, axis=1)
+        z[a:b] = np.asarray(Z[a:b]).reshape(b - a)
     _check_snrs(z, f"{path}: dataset Z")
     if "classes" in attrs:
         try:
@@ -833,8 +849,6 @@ def _load_hdf5(path):
                              f"{len(classes)} classes")
     else:
         classes = _default_classes(Y.shape[1])
-    x = np.ascontiguousarray(X, dtype=np.float32).view(np.complex64)[..., 0]
-    labels = np.argmax(Y, axis=1).astype(np.int64) if len(Y) else np.zeros(0, np.int64)
     if "classes_present" in attrs:
         # Y's columns are a full class list; the labels are expressed in the classes the file was written with
         try:
@@ -846,14 +860,41 @@ def _load_hdf5(path):
             raise ValueError(f"{path}: attribute 'classes_present' lists {outside}, which are not among Y's "
                              f"columns (attribute 'classes')")
         table = np.array([present.index(c) if c in present else -1 for c in classes], np.int64)
-        labels = table[labels]
-        if np.any(labels < 0):
-            i = int(np.flatnonzero(labels < 0)[0])
-            raise ValueError(f"{path}: row {i} of Y is class {classes[int(np.argmax(Y[i]))]!r}, which is not in "
+        mapped = table[labels]
+        if np.any(mapped < 0):
+            i = int(np.flatnonzero(mapped < 0)[0])
+            raise ValueError(f"{path}: row {i} of Y is class {classes[int(labels[i])]!r}, which is not in "
                              f"the attribute 'classes_present' ({', '.join(present)})")
-        classes = present
-    snrs = z.astype(np.int64)
-    return Dataset(x, labels, snrs, list(classes), attrs)
+        labels, classes = mapped, present
+    return dict(labels=labels, snrs=z.astype(np.int64), classes=list(classes), attrs=attrs, frames=n,
+                frame_length=int(X.shape[1]), chunk_rows=int(X.chunks[0]) if X.chunks else 0)
+
+
+def read_hdf5_frames(f, start, stop, path=""):
+    """Rows start..stop-1 of an open HDF5 file's X as complex64 frames (n, L): one contiguous read."""
+    X = f["X"]
+    return np.ascontiguousarray(X[start:stop], dtype=np.float32).view(np.complex64)[..., 0]
+
+
+def hdf5_header(path):
+    """:func:`_hdf5_header` of the file at `path` (opened and closed here), for readers that stream X."""
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            return _hdf5_header(f, path)
+    except (OSError, RuntimeError) as e:
+        raise _hdf5_open_error(path, e) from None
+
+
+def _load_hdf5(path):
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            h = _hdf5_header(f, path)
+            x = read_hdf5_frames(f, 0, h["frames"], path)
+    except (OSError, RuntimeError) as e:
+        raise _hdf5_open_error(path, e) from None
+    return Dataset(x, h["labels"], h["snrs"], h["classes"], h["attrs"])
 
 
 def _load_pickle(path):

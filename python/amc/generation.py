@@ -111,6 +111,8 @@ def sample_rate(cfg):
     """The generator's sample rate in Hz: the channel's ``samp_rate`` (the channel preset's unless the config
     overrides it)."""
     channel = cfg.get("channel") or {}
+    if isinstance(channel, list):     # a channel mixture: its entries share one rate (dataset_config.check_blocks)
+        channel = channel[0]
     rate = channel.get("samp_rate")
     if rate is None:
         rate = PRESETS[channel.get("preset", "rml2018")]["samp_rate"]

@@ -6,7 +6,7 @@
 import dataclasses
 
 from ..contract import NORMALIZATIONS, OUTPUTS
-from ..training.options import SCHEDULES, TrainOptions, default
+from ..training.options import SCHEDULES, STREAMING, TrainOptions, default
 from ..training.zoo import MODEL_INFO, MODEL_NAMES
 
 
@@ -23,12 +23,20 @@ def configure_parser(p):
     p.add_argument("--frames-per-epoch", type=int, default=default("frames_per_epoch"), metavar="N",
                    help="with --generate: training frames drawn per epoch")
     p.add_argument("--val-frames", type=int, default=default("val_frames"), metavar="N",
-                   help="with --generate: frames of the fixed validation set (and of the test set)")
+                   help="with --generate: frames of the fixed validation set (and of the test set); when dataset "
+                        "files are streamed: the most frames the validation and the test split keep in memory (a "
+                        "seeded subsample of each split)")
     p.add_argument("--stream-shard-size", type=int, default=default("stream_shard_size"), metavar="N",
                    help="with --generate: frames per generated shard (one class, SNR, symbol rate and timing "
                         "phase each; 64 shards are mixed at a time)")
     p.add_argument("--workers", type=int, default=default("workers"), metavar="N",
-                   help="with --generate: DataLoader worker processes that generate (0: in the training process)")
+                   help="with --generate: DataLoader worker processes that generate; with streamed dataset files: "
+                        "worker processes that read them (0: in the training process)")
+    p.add_argument("--streaming", default=default("streaming"), choices=STREAMING,
+                   help="dataset files: on streams HDF5 files in blocks of rows instead of reading them into "
+                        "memory (for files larger than memory; the same split and frames); auto (default) does so "
+                        "when the in-memory path (about 3x the frames' bytes) would not fit in the available "
+                        "memory; off always reads them into memory")
     p.add_argument("-m", "--model", required=True, choices=MODEL_NAMES,
                    help="architecture: " + "; ".join(f"{k}: {v[2]}" for k, v in MODEL_INFO.items()))
     p.add_argument("-o", "--output", required=True, help="ONNX file to write")

@@ -36,7 +36,7 @@ from . import data as data_mod
 from . import stream, zoo
 from .export import contract_metadata, export_onnx
 from .onnx_import import import_onnx_weights
-from .options import SCHEDULES, TrainingError, TrainOptions  # noqa: F401  (fit.TrainOptions, fit.SCHEDULES)
+from .options import SCHEDULES, STREAMING, TrainingError, TrainOptions  # noqa: F401  (fit.TrainOptions, fit.SCHEDULES)
 
 def train(options=None, **kwargs):
     """Train a zoo model and export it: train(TrainOptions(...)) or train(model="rn1d", output="m.onnx",
@@ -219,6 +219,8 @@ def _prepare_data(opt, representation, layout):
         return d
     if not opt.data:
         raise TrainingError("give dataset file(s) or --generate PRESET|CONFIG")
+    if _stream_files(opt):
+        return _streamed_data(opt, representation, layout)
     try:
         data = data_mod.load_training_data(opt.data, opt.normalization)
     except FileNotFoundError as e:
@@ -236,6 +238,60 @@ def _prepare_data(opt, representation, layout):
     _log(opt, f"gr-amc train: {opt.model} ({representation}, {layout}) on {label}: {len(idx)} frames of "
               f"{d['frame_length']} samples, {len(d['classes'])} classes, normalization {d['normalization']}; "
               f"split train/val/test {len(tr)}/{len(va)}/{len(te)}")
+    return d
+
+
+def _stream_files(opt):
+    """Whether the dataset files are streamed (--streaming on, or auto and too large for the in-memory path)."""
+    if opt.streaming not in STREAMING:
+        raise TrainingError(f"--streaming {opt.streaming!r}: allowed: {', '.join(STREAMING)}")
+    if opt.streaming != "auto":
+        return opt.streaming == "on"
+    try:
+        if not all(os.path.isfile(p) and data_mod.is_hdf5(p) for p in opt.data):
+            return False
+        size = sum(data_mod.hdf5_frame_bytes(p) for p in opt.data)
+    except (OSError, ValueError):
+        return False          # the in-memory reader gives the error that names the file
+    stream_it = data_mod.needs_streaming(size, data_mod.available_memory())
+    if stream_it:
+        _log(opt, f"streaming the dataset files: their frames ({size / 2**30:.1f} GiB) would need about "
+                  f"{data_mod.IN_MEMORY_PEAK * size / 2**30:.1f} GiB in memory (--streaming off reads them anyway)")
+    return stream_it
+
+
+def _streamed_data(opt, representation, layout):
+    """_prepare_data's dict for streamed HDF5 files: the in-memory path's split (the same rows), the validation and
+    test splits (each at most --val-frames, a seeded subsample) and 1024 calibration frames read into memory, the
+    training rows read per epoch by data.make_file_loader ("streamed")."""
+    if opt.val_frames < 1:
+        raise TrainingError(f"--val-frames must be >= 1, got {opt.val_frames}")
+    if opt.workers < 0:
+        raise TrainingError(f"--workers must be >= 0, got {opt.workers}")
+    try:
+        files = data_mod.StreamedFiles(opt.data, opt.normalization)
+    except FileNotFoundError as e:
+        raise TrainingError(str(e)) from None
+    label = " + ".join(files.files)
+    idx = data_mod.select_frames(dict(labels=files.labels, snrs=files.snrs), opt.min_snr, opt.max_snr,
+                                 opt.max_frames, opt.seed)
+    if len(idx) < 10:
+        raise TrainingError(f"dataset {label!r}: only {len(idx)} frames left after the SNR window/subsample")
+    tr, va, te = (idx[s] for s in data_mod.split_indices(len(idx), opt.seed))
+    rng = np.random.default_rng([int(opt.seed), 0x5EED])
+
+    def cap(rows, n):
+        return rows if len(rows) <= n else np.sort(rng.choice(rows, n, replace=False))
+    va, te, cal = cap(va, opt.val_frames), cap(te, opt.val_frames), cap(tr, 1024)
+    x_va, x_te, x_cal = (contract.to_model_input(files.gather(r), representation, layout) for r in (va, te, cal))
+    d = dict(classes=files.classes, frame_length=files.frame_length, normalization=files.normalization,
+             names=files.names, files=files.files, train=(x_cal, None), val=(x_va, files.labels[va]),
+             test=(x_te, files.labels[te], files.snrs[te]), frames=len(idx), stream_cfg=None,
+             streamed=dict(files=files, rows=tr))
+    _log(opt, f"gr-amc train: {opt.model} ({representation}, {layout}) on {label}, streamed: {len(idx)} frames of "
+              f"{files.frame_length} samples ({files.frame_bytes / 2**30:.2f} GiB), {len(files.classes)} classes, "
+              f"normalization {files.normalization}; split train/val/test {len(tr)}/{len(va)}/{len(te)}, training "
+              f"rows read in blocks of {files.block_rows[0]} rows per epoch")
     return d
 
 
@@ -345,6 +401,12 @@ def _epoch_batches(opt, d, epoch, representation, layout, procs):
             d["stream_cfg"], opt.seed, epoch, opt.frames_per_epoch, opt.stream_shard_size,
             opt.batch_size // procs.world, representation, layout, opt.workers, rank=procs.rank, world=procs.world))
         return loader, loader, -(-opt.frames_per_epoch // opt.batch_size)
+    if d.get("streamed"):
+        s = d["streamed"]
+        batches, n_batches = data_mod.make_file_loader(
+            s["files"], s["rows"], s["files"].labels, opt.seed, epoch, opt.batch_size // procs.world,
+            representation, layout, opt.workers, rank=procs.rank, world=procs.world)
+        return batches, None, n_batches
     x_tr, y_tr = d["train"]
     rng = np.random.default_rng(opt.seed * 1000 + epoch)
     mine = (b[procs.rank::procs.world] for b in zoo.batches(len(x_tr), opt.batch_size, rng)
@@ -525,6 +587,7 @@ def _run(opt, procs):
                     clip_grad=opt.clip_grad or None, init_weights=opt.init_weights,
                     init_weights_sha256=state.get("init_weights_sha256"),
                     optimizer="Adam", split="on the fly" if opt.generate else "6:2:2", frames=int(d["frames"]),
+                    streamed=bool(d.get("streamed")),
                     frames_per_epoch=opt.frames_per_epoch if opt.generate else None, min_snr=opt.min_snr,
                     max_snr=opt.max_snr, val_loss=round(state["best_loss"], 5), test_acc=round(test_acc, 5),
                     train_seconds=round(state["train_seconds"], 1), parameters=n_params,

@@ -6,6 +6,8 @@ turns into its command-line options.  No torch here, so that parsing stays cheap
 import dataclasses
 
 SCHEDULES = ("plateau", "cosine", "wsd")
+#: How dataset files are read: auto streams HDF5 files whose in-memory training would not fit in memory.
+STREAMING = ("auto", "on", "off")
 
 
 class TrainingError(ValueError):
@@ -23,6 +25,7 @@ class TrainOptions:
     val_frames: int = 4096
     stream_shard_size: int = 16
     workers: int = 0
+    streaming: str = "auto"
     epochs: int = 30
     batch_size: int = 128
     lr: float = 1e-3
