@@ -25,7 +25,6 @@ import os
 import platform
 import statistics
 import tempfile
-import threading
 import time
 
 import numpy as np

@@ -17,7 +17,7 @@ def timing_phase(frame, sps):
 
 def test_timing_phase_is_uniform_and_measured_right():
     from scipy import stats
-    from gnuradio.amc import batch, dataset_config
+    from gnuradio.amc import batch
     # AWGN at 30 dB, fixed 8 samples/symbol: the timing phase is what the generator drew for the shard
     cfg = dict(name="t", classes=["QPSK", "16QAM", "8PSK"], snrs=[30], frames_per_class_snr=4, frame_length=1024,
                shard_size=1, skip_samples=0, seed=3, channel={"preset": "awgn"},

@@ -19,6 +19,7 @@ from gnuradio.amc.training import data as tdata
 from gnuradio.amc.training import fit, zoo
 from gnuradio.amc.training.export import export_onnx
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSES = ["BPSK", "GMSK", "FM"]
 L = 64
 
@@ -638,11 +639,32 @@ def test_a_resumed_run_has_its_own_time_budget_and_takes_a_slim_checkpoint(tmp_p
     fit.train(**common, epochs=2)
     ck = torch.load(out + ".ckpt", weights_only=True)
     ck["state"]["train_seconds"] = 1e6                    # "trained for days before"
-    del ck["optimizer"], ck["scheduler"]                  # a slim checkpoint
     torch.save(ck, out + ".ckpt")
+    slim = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "slim_checkpoint.py"), out + ".ckpt",
+                           out + ".ckpt"], capture_output=True, text=True)
+    assert slim.returncode == 0 and "epoch 2" in slim.stdout, slim.stderr
+    ck = torch.load(out + ".ckpt", weights_only=True)
+    assert "optimizer" not in ck and "scheduler" not in ck and ck["state"]["epoch"] == 2
     report = fit.train(**common, epochs=4, resume=True, max_minutes=10.0)
     assert [e["epoch"] for e in report["history"]] == [1, 2, 3, 4]
     assert report["training"]["stop"] == "max epochs"
+    bad = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "slim_checkpoint.py"), out, out + ".x"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "is not a gr-amc training checkpoint" in bad.stderr
+
+
+@pytest.mark.parametrize("name, model, classes", [("amc-default-mix", "rn1d", 24), ("amc-gru", "gru", 11)])
+def test_committed_checkpoints_continue_their_schedules(name, model, classes):
+    """checkpoints/NAME.stable.ckpt (docs/models.md, "Continuing the schedule"): the last constant-rate epoch of a
+    training run (the GRU's; the default's fine-tuning on wild-mix), small enough to commit, that loads into its
+    network."""
+    path = os.path.join(ROOT, "checkpoints", f"{name}.stable.ckpt")
+    assert os.path.getsize(path) < 2 * 2 ** 20
+    ck = torch.load(path, weights_only=True)
+    assert ck["model"] == model and len(ck["classes"]) == classes
+    net = zoo.build(model, classes, ck["frame_length"])
+    net.load_state_dict(ck["weights"])
+    assert ck["state"]["epoch"] >= 1 and len(ck["state"]["history"]) == ck["state"]["epoch"]
 
 
 def test_torchrun_two_processes_train_like_one(tmp_path):
