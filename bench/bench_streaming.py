@@ -152,7 +152,7 @@ from gnuradio.amc.training import data
 files = data.StreamedFiles(sys.argv[1])
 rows = np.arange(len(files))
 t0 = time.perf_counter()
-it, n = data.make_file_loader(files, rows, files.labels, 0, 1, 128, "iq", "N,2,L", int(sys.argv[2]))
+it, n = data.make_file_loader(files, rows, 0, 1, 128, "iq", "N,2,L", int(sys.argv[2]))
 k = sum(len(y) for _, y in it)
 print(f"READ {k} {time.perf_counter() - t0:.2f}")
 """

@@ -67,7 +67,7 @@ def test_streamed_files_give_the_in_memory_frames(files, monkeypatch):
 
 def _epoch(st, rows, batch, workers, rank=0, world=1, epoch=1):
     rep, layout = zoo.model_spec("cnn1")
-    it, n = tdata.make_file_loader(st, rows, st.labels, 5, epoch, batch, rep, layout, workers, rank=rank, world=world)
+    it, n = tdata.make_file_loader(st, rows, 5, epoch, batch, rep, layout, workers, rank=rank, world=world)
     got = [(x.numpy(), y.numpy()) for x, y in it]
     return got, n
 

@@ -235,9 +235,9 @@ def check_config(cfg, where="config"):
         for j, c in enumerate(ch):
             if not isinstance(c, dict):
                 raise ValueError(f"{where}: key 'channel[{j}]': must be a mapping of block arguments, got {c!r}")
-        out["channel"] = [dict(c) if "preset" in c else dict(c, preset="rml2018") for c in ch]
+        out["channel"] = [{"preset": "rml2018", **c} for c in ch]
     elif isinstance(ch, dict):
-        out["channel"] = dict(ch) if "preset" in ch else dict(ch, preset="rml2018")
+        out["channel"] = {"preset": "rml2018", **ch}
     else:
         raise ValueError(f"{where}: key 'channel': must be a mapping of block arguments or a list of them "
                          f"(a channel mixture), got {ch!r}")
@@ -298,8 +298,7 @@ def check_blocks(cfg, where="config"):
             raise ValueError(f"{where}: key 'source.{k}': not an argument of amc.modulation_source; "
                              f"allowed: {', '.join(SOURCE_KEYS)}")
     entries = channel_entries(cfg)
-    names = ["channel"] if len(entries) == 1 and not isinstance(cfg["channel"], list) else \
-        [f"channel[{j}]" for j in range(len(entries))]
+    names = [f"channel[{j}]" for j in range(len(entries))] if isinstance(cfg["channel"], list) else ["channel"]
     for name, entry in zip(names, entries):
         for k in entry:
             if k not in CHANNEL_KEYS:

@@ -870,7 +870,7 @@ def _hdf5_header(f, path):
                 frame_length=int(X.shape[1]), chunk_rows=int(X.chunks[0]) if X.chunks else 0)
 
 
-def read_hdf5_frames(f, start, stop, path=""):
+def read_hdf5_frames(f, start, stop):
     """Rows start..stop-1 of an open HDF5 file's X as complex64 frames (n, L): one contiguous read."""
     X = f["X"]
     return np.ascontiguousarray(X[start:stop], dtype=np.float32).view(np.complex64)[..., 0]
@@ -891,7 +891,7 @@ def _load_hdf5(path):
     try:
         with h5py.File(path, "r") as f:
             h = _hdf5_header(f, path)
-            x = read_hdf5_frames(f, 0, h["frames"], path)
+            x = read_hdf5_frames(f, 0, h["frames"])
     except (OSError, RuntimeError) as e:
         raise _hdf5_open_error(path, e) from None
     return Dataset(x, h["labels"], h["snrs"], h["classes"], h["attrs"])

@@ -108,11 +108,9 @@ def fingerprint():
 
 
 def sample_rate(cfg):
-    """The generator's sample rate in Hz: the channel's ``samp_rate`` (the channel preset's unless the config
-    overrides it)."""
-    channel = cfg.get("channel") or {}
-    if isinstance(channel, list):     # a channel mixture: its entries share one rate (dataset_config.check_blocks)
-        channel = channel[0]
+    """The generator's sample rate in Hz of a (check_config-ed) config: the channel's ``samp_rate`` (the channel
+    preset's unless the config overrides it)."""
+    channel = dataset_config.channel_entries(cfg)[0]    # a mixture's entries share one rate (check_blocks)
     rate = channel.get("samp_rate")
     if rate is None:
         rate = PRESETS[channel.get("preset", "rml2018")]["samp_rate"]

@@ -11,6 +11,33 @@ import numpy as np
 from .. import contract, datasets, runtime
 
 
+def file_normalization(path, attrs, normalization=None):
+    """The normalization to apply to a file's frames: `normalization`, or the generator's from its attributes;
+    ValueError naming the file when neither is known or the value is not a known mode."""
+    norm = normalization or datasets.dataset_normalization(attrs)
+    if norm is None:
+        raise ValueError(f"dataset {path!r} does not say how its frames were normalized (no config "
+                         f"attribute); give --normalization ({', '.join(contract.NORMALIZATIONS)})")
+    if norm not in contract.NORMALIZATIONS:
+        raise ValueError(f"dataset {path!r}: normalization {norm!r} in its config is not one of "
+                         f"{', '.join(contract.NORMALIZATIONS)}")
+    return norm
+
+
+def check_joinable(path, first, got, want):
+    """Files trained on as one must agree: `got` and `want` are (classes, frame length, normalization) of `path`
+    and of the first file `first`; ValueError naming both otherwise."""
+    (classes, length, norm), (classes0, length0, norm0) = got, want
+    if classes != classes0:
+        raise ValueError(f"dataset {path!r} has the classes {classes}; {first!r} has "
+                         f"{classes0} (several files must list the same classes in the same order)")
+    if length != length0:
+        raise ValueError(f"dataset {path!r} has frames of {length} samples; {first!r} has {length0}")
+    if norm != norm0:
+        raise ValueError(f"dataset {path!r} was normalized with {norm!r}, {first!r} with "
+                         f"{norm0!r}; give --normalization to train on both")
+
+
 def load_training_data(paths, normalization=None):
     """One or more dataset files -> dict(frames, labels, snrs, classes) as load_data's, the frames normalized with
     `normalization` by runtime.normalize (default: the generator's normalization, which must then be the same for every file), plus
@@ -23,14 +50,7 @@ def load_training_data(paths, normalization=None):
     out, frames, pos, total = None, None, 0, 0
     for path in paths:
         d = datasets.load_data(path)
-        data_norm = datasets.dataset_normalization(d["attrs"])
-        norm = normalization or data_norm
-        if norm is None:
-            raise ValueError(f"dataset {path!r} does not say how its frames were normalized (no config "
-                           f"attribute); give --normalization ({', '.join(contract.NORMALIZATIONS)})")
-        if norm not in contract.NORMALIZATIONS:
-            raise ValueError(f"dataset {path!r}: normalization {norm!r} in its config is not one of "
-                           f"{', '.join(contract.NORMALIZATIONS)}")
+        norm = file_normalization(path, d["attrs"], normalization)
         if out is None:
             out = dict(labels=[], snrs=[], classes=d["classes"], normalization=norm, names=[], files=[])
             L = d["frames"].shape[1]
@@ -38,15 +58,8 @@ def load_training_data(paths, normalization=None):
                 total = len(d["frames"]) + sum(datasets.count_frames(q) for q in paths[1:])
                 frames = np.empty((total, L), np.complex64)
         else:
-            if d["classes"] != out["classes"]:
-                raise ValueError(f"dataset {path!r} has the classes {d['classes']}; {paths[0]!r} has "
-                               f"{out['classes']} (several files must list the same classes in the same order)")
-            if d["frames"].shape[1] != L:
-                raise ValueError(f"dataset {path!r} has frames of {d['frames'].shape[1]} samples; {paths[0]!r} "
-                               f"has {L}")
-            if norm != out["normalization"]:
-                raise ValueError(f"dataset {path!r} was normalized with {norm!r}, {paths[0]!r} with "
-                               f"{out['normalization']!r}; give --normalization to train on both")
+            check_joinable(path, paths[0], (d["classes"], d["frames"].shape[1], norm),
+                           (out["classes"], L, out["normalization"]))
         x = runtime.normalize(d["frames"], norm)[0]
         if frames is None:
             frames = x
@@ -185,24 +198,12 @@ class StreamedFiles:
                 h = datasets.hdf5_header(path)
             except ValueError as e:
                 raise ValueError(f"cannot read dataset {path!r}: {e}") from None
-            norm = normalization or datasets.dataset_normalization(h["attrs"])
-            if norm is None:
-                raise ValueError(f"dataset {path!r} does not say how its frames were normalized (no config "
-                                 f"attribute); give --normalization ({', '.join(contract.NORMALIZATIONS)})")
-            if norm not in contract.NORMALIZATIONS:
-                raise ValueError(f"dataset {path!r}: normalization {norm!r} in its config is not one of "
-                                 f"{', '.join(contract.NORMALIZATIONS)}")
-            if len(labels) == 0:
+            norm = file_normalization(path, h["attrs"], normalization)
+            if not labels:
                 self.classes, self.frame_length, self.normalization = h["classes"], h["frame_length"], norm
-            elif h["classes"] != self.classes:
-                raise ValueError(f"dataset {path!r} has the classes {h['classes']}; {paths[0]!r} has "
-                                 f"{self.classes} (several files must list the same classes in the same order)")
-            elif h["frame_length"] != self.frame_length:
-                raise ValueError(f"dataset {path!r} has frames of {h['frame_length']} samples; {paths[0]!r} "
-                                 f"has {self.frame_length}")
-            elif norm != self.normalization:
-                raise ValueError(f"dataset {path!r} was normalized with {norm!r}, {paths[0]!r} with "
-                                 f"{self.normalization!r}; give --normalization to train on both")
+            else:
+                check_joinable(path, paths[0], (h["classes"], h["frame_length"], norm),
+                               (self.classes, self.frame_length, self.normalization))
             labels.append(h["labels"])
             snrs.append(h["snrs"].astype(np.float64))
             self.offsets.append(self.offsets[-1] + h["frames"])
@@ -250,14 +251,16 @@ class StreamedFiles:
                 f = handles[k] = h5py.File(self.files[k], "r")
             except OSError as e:
                 raise ValueError(f"cannot open dataset {self.files[k]!r}: {e}") from None
+        why = None
         try:
-            x = datasets.read_hdf5_frames(f, start, stop, self.files[k])
+            x = datasets.read_hdf5_frames(f, start, stop)
+            if len(x) != stop - start:
+                why = f"got {len(x)} rows"
         except (OSError, RuntimeError) as e:
+            why = str(e)
+        if why is not None:
             raise ValueError(f"dataset {self.files[k]!r}: cannot read rows {start}..{stop - 1} of X (changed or "
-                             f"truncated while training?): {e}") from None
-        if len(x) != stop - start:
-            raise ValueError(f"dataset {self.files[k]!r}: cannot read rows {start}..{stop - 1} of X (changed or "
-                             f"truncated while training?): got {len(x)} rows")
+                             f"truncated while training?): {why}")
         x = x[rows - self.offsets[k] - start]
         return runtime.normalize(x, self.normalization)[0]
 
@@ -288,8 +291,8 @@ def epoch_plan(files, rows, seed, epoch, world):
     return dealt, min(counts)
 
 
-def make_file_loader(files, rows, labels, seed, epoch, batch_size, representation, layout, workers=0, rank=0,
-                     world=1, mix_blocks=MIX_BLOCKS):
+def make_file_loader(files, rows, seed, epoch, batch_size, representation, layout, workers=0, rank=0, world=1,
+                     mix_blocks=MIX_BLOCKS):
     """Batches (x float32 tensor, y int64 tensor) of one epoch over the training `rows` of `files`
     (a StreamedFiles), X read in blocks: every block holding training rows is read once per epoch, in a seeded
     order; each DataLoader worker (``workers``; 0: this process) opens the files itself, reads its blocks in
@@ -302,7 +305,7 @@ def make_file_loader(files, rows, labels, seed, epoch, batch_size, representatio
     dealt, common = epoch_plan(files, rows, seed, epoch, world)
     mine = dealt[rank]
     quota = common if world == 1 else common // batch_size * batch_size
-    labels = np.asarray(labels, np.int64)
+    labels = files.labels
 
     class Blocks(torch.utils.data.IterableDataset):
         def __iter__(self):

@@ -145,11 +145,8 @@ def _generated_data(opt, representation, layout):
     from their own seeds (training.stream)."""
     if opt.data:
         raise TrainingError("give dataset files or --generate, not both")
-    for name in ("frames_per_epoch", "val_frames", "stream_shard_size"):
-        if getattr(opt, name) < 1:
-            raise TrainingError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(opt, name)}")
-    if opt.workers < 0:
-        raise TrainingError(f"--workers must be >= 0, got {opt.workers}")
+    _check_at_least(opt, 1, "frames_per_epoch", "val_frames", "stream_shard_size")
+    _check_at_least(opt, 0, "workers")
     try:
         cfg, _ = dataset_config.load_config(opt.generate, normalization=opt.normalization)
     except (ValueError, OSError) as e:
@@ -179,14 +176,19 @@ def _log(opt, msg):
         print(msg, flush=True)
 
 
+def _check_at_least(opt, minimum, *names):
+    """TrainingError naming the first option of `names` below `minimum`."""
+    for name in names:
+        if getattr(opt, name) < minimum:
+            raise TrainingError(f"--{name.replace('_', '-')} must be >= {minimum}, got {getattr(opt, name)}")
+
+
 def _check_options(opt):
     """TrainingError for an option out of range; returns (decay_epochs, checkpoint path, ONNX file of
     init_weights or None)."""
     if opt.device == "cuda" and not torch.cuda.is_available():
         raise TrainingError("--device cuda: no CUDA device is available to torch (use --device cpu)")
-    for name in ("epochs", "batch_size", "patience"):
-        if getattr(opt, name) < 1:
-            raise TrainingError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(opt, name)}")
+    _check_at_least(opt, 1, "epochs", "batch_size", "patience")
     if not (opt.clip_grad >= 0 and math.isfinite(opt.clip_grad)):
         raise TrainingError(f"--clip-grad must be a finite number >= 0 (0: no clipping), got {opt.clip_grad}")
     if not opt.output.endswith(".onnx"):
@@ -264,10 +266,8 @@ def _streamed_data(opt, representation, layout):
     """_prepare_data's dict for streamed HDF5 files: the in-memory path's split (the same rows), the validation and
     test splits (each at most --val-frames, a seeded subsample) and 1024 calibration frames read into memory, the
     training rows read per epoch by data.make_file_loader ("streamed")."""
-    if opt.val_frames < 1:
-        raise TrainingError(f"--val-frames must be >= 1, got {opt.val_frames}")
-    if opt.workers < 0:
-        raise TrainingError(f"--workers must be >= 0, got {opt.workers}")
+    _check_at_least(opt, 1, "val_frames")
+    _check_at_least(opt, 0, "workers")
     try:
         files = data_mod.StreamedFiles(opt.data, opt.normalization)
     except FileNotFoundError as e:
@@ -404,7 +404,7 @@ def _epoch_batches(opt, d, epoch, representation, layout, procs):
     if d.get("streamed"):
         s = d["streamed"]
         batches, n_batches = data_mod.make_file_loader(
-            s["files"], s["rows"], s["files"].labels, opt.seed, epoch, opt.batch_size // procs.world,
+            s["files"], s["rows"], opt.seed, epoch, opt.batch_size // procs.world,
             representation, layout, opt.workers, rank=procs.rank, world=procs.world)
         return batches, None, n_batches
     x_tr, y_tr = d["train"]
