@@ -18,7 +18,7 @@ def _subparsers(parser):
 def test_every_option_shows_its_default():
     parser = cli.build_parser()
     subs = _subparsers(parser)
-    assert set(subs) == {"generate", "train", "evaluate", "variant", "demo"}
+    assert set(subs) == {"generate", "train", "evaluate", "variant", "fuse", "demo"}
     for name, p in subs.items():
         fmt = p._get_formatter()
         for a in p._actions:

@@ -44,6 +44,14 @@ META_TRAINING = "amc.training"              # JSON: how it was trained (epochs, 
 META_ROTATIONS = "amc.rotations"            # int, optional: the graph averages the network over this many
                                             # turns of each frame (a rotation ensemble, quantize.rotation_ensemble)
 
+META_FRONT_END = "amc.front_end"            # JSON, optional: the graph's second input and the front end that makes
+                                            # it, {"name": "order-features", "version": 1, "input": "features",
+                                            # "size": F} (docs/classifier.md, "Front ends")
+META_FUSION = "amc.fusion"                  # JSON, optional: how a fusion head was trained (gr-amc fuse)
+
+#: Front ends a model file may name in amc.front_end: name -> the version this module computes.
+FRONT_ENDS = {"order-features": 1}
+
 REQUIRED_META = (META_CLASSES, META_FRAME_LENGTH, META_INPUT_LAYOUT, META_REPRESENTATION,
                  META_NORMALIZATION)
 
@@ -92,6 +100,51 @@ def to_model_input(frames, representation, layout):
     raise ValueError(f"unknown input layout {layout!r}; allowed: {', '.join(INPUT_LAYOUTS)}")
 
 
+def from_model_input(x, representation, layout):
+    """The inverse of to_model_input: float32 model input -> the complex64 frames (n, L) it holds (exact for
+    "iq"; "ap" to float32 rounding).  Front ends (docs/classifier.md) are computed from it, so that training,
+    evaluation and the classifier give them the very frames the network sees."""
+    import numpy as np
+    x = np.asarray(x, np.float32)
+    if layout == "N,2,L":
+        a, b = x[:, 0, :], x[:, 1, :]
+    elif layout == "N,L,2":
+        a, b = x[:, :, 0], x[:, :, 1]
+    elif layout == "N,1,2,L":
+        a, b = x[:, 0, 0, :], x[:, 0, 1, :]
+    else:
+        raise ValueError(f"unknown input layout {layout!r}; allowed: {', '.join(INPUT_LAYOUTS)}")
+    if representation == "iq":
+        z = a + 1j * b
+    elif representation == "ap":
+        z = a * np.exp(1j * np.pi * b)
+    else:
+        raise ValueError(f"unknown representation {representation!r}; allowed: {', '.join(REPRESENTATIONS)}")
+    return np.ascontiguousarray(z, dtype=np.complex64)
+
+
+def parse_front_end(value):
+    """The value of amc.front_end (a JSON string or a dict) -> a checked dict {name, version, input, size};
+    ValueError naming what is wrong (an unknown front end, a version this module does not compute, ...)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as e:
+            raise ValueError(f"{META_FRONT_END} is not valid JSON ({e}): {value!r}") from None
+    if not isinstance(value, dict) or not {"name", "version", "input", "size"} <= set(value):
+        raise ValueError(f"{META_FRONT_END} must be a JSON object with name, version, input and size, got {value!r}")
+    name = value["name"]
+    if name not in FRONT_ENDS:
+        raise ValueError(f"{META_FRONT_END} names the front end {name!r}, which this gr-amc does not have; "
+                         f"known: {', '.join(FRONT_ENDS)}")
+    if value["version"] != FRONT_ENDS[name]:
+        raise ValueError(f"{META_FRONT_END}: the model needs {name} version {value['version']!r}; this gr-amc "
+                         f"computes version {FRONT_ENDS[name]} (retrain or update gr-amc)")
+    if not isinstance(value["input"], str) or not isinstance(value["size"], int) or value["size"] < 1:
+        raise ValueError(f"{META_FRONT_END}: input must be a name and size a positive integer, got {value!r}")
+    return dict(value)
+
+
 def encode_metadata(meta):
     """Metadata dict -> {key: str} for ONNX metadata_props (lists and dicts become JSON)."""
     out = {}
@@ -107,9 +160,10 @@ def decode_metadata(props):
         meta[META_CLASSES] = json.loads(meta[META_CLASSES])
     if META_FRAME_LENGTH in meta:
         meta[META_FRAME_LENGTH] = int(meta[META_FRAME_LENGTH])
-    if META_TRAINING in meta:
-        try:
-            meta[META_TRAINING] = json.loads(meta[META_TRAINING])
-        except ValueError:
-            pass
+    for key in (META_TRAINING, META_FUSION):
+        if key in meta:
+            try:
+                meta[key] = json.loads(meta[key])
+            except ValueError:
+                pass
     return meta

@@ -115,6 +115,13 @@ class ModelFile:
         self.representation = self.metadata[C.META_REPRESENTATION]
         self.normalization = self.metadata[C.META_NORMALIZATION]
         self.output = self.metadata.get(C.META_OUTPUT)  # None: not stated, settled by the dry run
+        self.front_end = None                           # the checked amc.front_end, if the model has one
+        if self.metadata.get(C.META_FRONT_END) is not None:
+            try:
+                self.front_end = C.parse_front_end(self.metadata[C.META_FRONT_END])
+            except ValueError as e:
+                raise ModelFileError(f"model {self.path!r}: {e}") from None
+            self.metadata[C.META_FRONT_END] = self.front_end
         self._check_graph()
         self._dry_run()
 
@@ -178,9 +185,12 @@ class ModelFile:
 
     def _check_graph(self):
         inputs = self.session.get_inputs()
+        if self.front_end is not None:
+            inputs = self._check_front_end_input(inputs)
         if len(inputs) != 1:
             raise ModelFileError(f"model {self.path!r} has {len(inputs)} inputs "
-                                 f"({', '.join(i.name for i in inputs)}); the classifier feeds exactly one")
+                                 f"({', '.join(i.name for i in inputs)}); the classifier feeds exactly one"
+                                 f"{'' if self.front_end else ' (and a second only where ' + C.META_FRONT_END + ' names it)'}")
         inp = inputs[0]
         self.input_name = inp.name
         if inp.type != "tensor(float)":
@@ -208,6 +218,20 @@ class ModelFile:
         if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != nc):
             raise ModelFileError(f"model {self.path!r}: output {out.name!r} has shape {oshape} but "
                                  f"{C.META_CLASSES} lists {nc} classes; the output must be (N, {nc})")
+
+    def _check_front_end_input(self, inputs):
+        """The front end's input: named by amc.front_end, float, (N, size); returns the other inputs."""
+        fe = self.front_end
+        named = [i for i in inputs if i.name == fe["input"]]
+        if not named:
+            raise ModelFileError(f"model {self.path!r}: {C.META_FRONT_END} names the input {fe['input']!r}, but the "
+                                 f"graph's inputs are {', '.join(i.name for i in inputs)}")
+        f = named[0]
+        shape = list(f.shape)
+        if f.type != "tensor(float)" or len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != fe["size"]):
+            raise ModelFileError(f"model {self.path!r}: the front end's input {f.name!r} is {f.type} {shape}; "
+                                 f"{C.META_FRONT_END} says tensor(float) (N, {fe['size']})")
+        return [i for i in inputs if i.name != fe["input"]]
 
     def _dry_run(self):
         rng = np.random.default_rng(0)
@@ -241,7 +265,8 @@ class ModelFile:
             if self.static_batch and m < self.static_batch:
                 pad = np.zeros((self.static_batch - m,) + xb.shape[1:], np.float32)
                 xb = np.concatenate([xb, pad])
-            y = np.asarray(self.session.run([self.output_name], {self.input_name: xb})[0])
+            feed = runtime.feeds(self.session, xb, self.metadata) if self.front_end else {self.input_name: xb}
+            y = np.asarray(self.session.run([self.output_name], feed)[0])
             if y.ndim != 2 or y.shape[0] != xb.shape[0] or y.shape[1] != len(self.classes):
                 raise ModelFileError(f"model {self.path!r} returned shape {list(y.shape)} for a batch of "
                                      f"{xb.shape[0]}; expected ({xb.shape[0]}, {len(self.classes)})")

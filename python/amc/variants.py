@@ -362,6 +362,9 @@ def write_variant(model, output, rotations=None, int8=False, fp16=False, calibra
     if seed is not None and not calibration:
         raise ValueError("--seed is only used with --int8 --calibration (it draws the calibration frames)")
     proto, meta = read_contract(src)
+    if meta.get(contract.META_FRONT_END) is not None:
+        raise ValueError(f"{src} has a front end and a fusion head ({contract.META_FRONT_END}); variants are made of "
+                         f"a single network: make the variant of the network it was fused from")
     k_in = int(meta.get(contract.META_ROTATIONS, 1))
     if (int8 or fp16) and meta.get("amc.quantization"):
         raise ValueError(f"{src} is already quantized ({meta['amc.quantization']}); make the variant of the float "

@@ -19,6 +19,7 @@ void bind_kernels(py::module& m);
 void bind_input_state(py::module& m);
 void bind_framer(py::module& m);
 void bind_normalizer(py::module& m);
+void bind_order_features(py::module& m);
 
 
 // We need this hack because import_array() returns NULL
@@ -44,4 +45,5 @@ PYBIND11_MODULE(amc_python, m)
     bind_input_state(m);
     bind_framer(m);
     bind_normalizer(m);
+    bind_order_features(m);
 }

@@ -1,8 +1,8 @@
-"""The `gr-amc` command line: `gr-amc generate | train | evaluate | variant | demo`.
+"""The `gr-amc` command line: `gr-amc generate | train | evaluate | variant | fuse | demo`.
 
 Each subcommand is a module of this package that provides `configure_parser(parser)` (cheap: no heavy
 imports) and `run(args) -> int`: it parses, calls the library (generation.generate, training.fit.train,
-evaluation.evaluate, variants.write_variant, demo.run_demo) and prints.  The library never imports this package;
+evaluation.evaluate, variants.write_variant, training.fusion.fuse, demo.run_demo) and prints.  The library never imports this package;
 it raises ValueError / OSError (and GenerationError, MissingPackageError), which main() prints as
 ``gr-amc COMMAND: error: ...`` with exit status 2 (set GR_AMC_TRACEBACK=1 to see the traceback instead).
 
@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "train": ("train", "train a model on a dataset file and export it to ONNX"),
     "evaluate": ("evaluate", "evaluate ONNX models on a test dataset (tables, plots, reports)"),
     "variant": ("variant", "write an int8, float16 or rotation-ensemble variant of an ONNX model file"),
+    "fuse": ("fuse", "train an order-feature fusion head over a network and write the composed ONNX file"),
     "demo": ("demo", "the main job: generate, classify with the shipped model, print a report"),
 }
 

@@ -30,6 +30,7 @@ import torch
 from .. import contract, dataset_config, paths, runtime, variants
 from ..fileio import atomic_write_bytes
 from ..model_file import read_contract
+from .fusion import base_network
 from ..onnx_graph import onnx_attr
 from ..progress import Progress
 from . import data as data_mod
@@ -94,6 +95,9 @@ def _init_from_onnx(opt, model, path, classes, frame_length, normalization, x_tr
     """Load an exported model's weights into `model` (onnx_weights.import_onnx_weights) after checking its contract
     against this run; returns the file's SHA-256 (recorded in the training metadata)."""
     proto, meta = read_contract(path)
+    fused = meta.get(contract.META_FRONT_END) is not None
+    if fused:    # a file with a fusion head: its network (the head is trained by gr-amc fuse, not here)
+        proto = base_network(proto, meta)
     got = (meta.get(contract.META_MODEL), meta.get(contract.META_CLASSES), meta.get(contract.META_FRAME_LENGTH))
     if got != (opt.model, classes, frame_length):
         raise TrainingError(f"--init-weights: {path!r} is model {got[0]!r}, {len(got[1] or [])} classes, frame length "
@@ -114,7 +118,7 @@ def _init_from_onnx(opt, model, path, classes, frame_length, normalization, x_tr
     with open(path, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
     inside = (f"the network inside the {meta[contract.META_ROTATIONS]}-rotation ensemble "
-              if contract.META_ROTATIONS in meta else "")
+              if contract.META_ROTATIONS in meta else "the network (without its fusion head) of " if fused else "")
     _log(opt, f"initialized from the weights of {inside}{path} (sha256 {sha[:12]}; ONNX Runtime vs PyTorch max |diff| "
                f"{diff:.2e} on {len(calib)} training frames" +
          (f"; {n_bn} batch norms re-estimated on them)" if n_bn else ")"))

@@ -1,0 +1,263 @@
+#
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Fusion heads (``gr-amc fuse``): a trained network's logits and the blind receiver's order features
+(the C++ front end ``amc.order_features``) -> refined logits, composed into one ONNX file.
+
+The network tells the families apart; the orders inside a family (8/16/32PSK, 16..256QAM, the APSKs) are where
+it fails under multipath, and where a receiver that finds the symbol rate and timing, matched-filters and
+equalizes sees them (docs/models.md, "Fusion head").  The head is a small MLP on [logits, standardized
+features] whose output is *added* to the network's logits (its last layer starts at zero, so training starts
+from the network's own answers).  The composed file has two inputs, the network's frame input and
+``features``, and says so in ``amc.front_end``; ``runtime.feeds`` computes the features from the frames of the
+network input wherever the file is run (the classifier blocks, evaluate, sweeps), so the head is trained on
+exactly the features it will see.
+
+Data: frames of the batch generator (one or more presets, a seed of their own), through the network's own input
+path (runtime.model_input), the network run once by ONNX Runtime; cached in memory.  Deterministic for a seed.
+"""
+import io
+import json
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from .. import batch, contract, runtime
+from ..model_file import read_contract
+
+#: Name of the front end's graph input in a composed file, and the prefix of the head's graph names.
+FEATURE_INPUT = "features"
+HEAD_PREFIX = "fusion/"
+#: Seeds of the validation frames: seed + VALIDATION_OFFSET (the training frames use seed itself).
+VALIDATION_OFFSET = 1 << 40
+
+
+def base_network(proto, meta):
+    """The network of a model file: the file itself, or the network inside a composed (fused) file."""
+    if meta.get(contract.META_FRONT_END) is None:
+        return proto
+    import onnx.utils
+    frame_input = [i.name for i in proto.graph.input if i.name != FEATURE_INPUT]
+    inner = meta.get(contract.META_FUSION, {}).get("network_output") if isinstance(
+        meta.get(contract.META_FUSION), dict) else None
+    if len(frame_input) != 1 or not inner:
+        raise ValueError("the model has a front end but no fusion record (amc.fusion) naming its network's output")
+    net = onnx.utils.Extractor(proto).extract_model(frame_input, [inner])
+    del net.metadata_props[:]
+    for p in proto.metadata_props:
+        if p.key not in (contract.META_FRONT_END, contract.META_FUSION):
+            net.metadata_props.add(key=p.key, value=p.value)
+    net.graph.output[0].name = inner
+    return net
+
+
+def head_data(net_bytes, meta, presets, n, seed, shard_size=8, chunk=2048, log=None):
+    """(logits float32 (n, C), features float32 (n, F), labels int64, snrs) for n frames drawn from the presets
+    (equal parts; preset i with seed + i), through the network's input path and the front end."""
+    sess = runtime.session(net_bytes, threads=1)
+    name = sess.get_inputs()[0].name
+    classes = list(meta[contract.META_CLASSES])
+    parts = []
+    per = [n // len(presets) + (1 if i < n % len(presets) else 0) for i in range(len(presets))]
+    t0 = time.time()
+    for i, (preset, m) in enumerate(zip(presets, per)):
+        done = 0
+        while done < m:
+            k = min(chunk, m - done)
+            x, lab, snr, _ = batch.frames(preset, k, seed + i, shard_size=shard_size, start=done // shard_size,
+                                          classes=classes, frame_length=meta[contract.META_FRAME_LENGTH])
+            xin, _ = runtime.model_input(x, meta[contract.META_NORMALIZATION], meta[contract.META_REPRESENTATION],
+                                         meta[contract.META_INPUT_LAYOUT])
+            logits = np.concatenate([sess.run(None, {name: xin[j:j + 256]})[0] for j in range(0, len(xin), 256)])
+            feats = runtime.order_features_of(xin, meta[contract.META_REPRESENTATION], meta[contract.META_INPUT_LAYOUT])
+            parts.append((logits.astype(np.float32), feats, np.asarray(lab, np.int64), np.asarray(snr, np.float32)))
+            done += k
+            if log:
+                log(f"  {preset}: {done}/{m} frames ({time.time() - t0:.0f} s)")
+    return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
+
+
+def _head_module(n_classes, n_features, hidden, mu, sd):
+    import torch
+
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("mu", torch.from_numpy(mu.astype(np.float32)))
+            self.register_buffer("inv_sd", torch.from_numpy((1.0 / sd).astype(np.float32)))
+            self.mlp = torch.nn.Sequential(
+                torch.nn.Linear(n_classes + n_features, hidden), torch.nn.ReLU(),
+                torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+                torch.nn.Linear(hidden, n_classes))
+            torch.nn.init.zeros_(self.mlp[-1].weight)
+            torch.nn.init.zeros_(self.mlp[-1].bias)
+
+        def forward(self, logits, features):
+            f = (features - self.mu) * self.inv_sd
+            return logits + self.mlp(torch.cat([logits, f], dim=1))
+
+    return Head()
+
+
+def train_head(train, val, hidden=128, epochs=30, lr=1e-3, batch_size=256, seed=0, weight_decay=1e-4, log=None):
+    """Train a head on (logits, features, labels, snrs) tuples; cosine schedule, the epoch with the best
+    validation accuracy kept.  Returns (head module (eval mode), history list of dicts)."""
+    import torch
+    torch.manual_seed(seed)
+    lt, ft, yt = (torch.from_numpy(a) for a in train[:3])
+    lv, fv, yv = (torch.from_numpy(a) for a in val[:3])
+    mu = train[1].mean(0)
+    sd = np.maximum(train[1].std(0), 1e-3)
+    head = _head_module(lt.shape[1], ft.shape[1], hidden, mu, sd)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    gen = torch.Generator().manual_seed(seed)
+
+    def accuracy(l, f, y):
+        head.eval()
+        with torch.no_grad():
+            return float((head(l, f).argmax(1) == y).float().mean())
+
+    best, best_state, history = -1.0, None, []
+    base_val = float((lv.argmax(1) == yv).float().mean())
+    for ep in range(1, epochs + 1):
+        head.train()
+        perm = torch.randperm(len(yt), generator=gen)
+        total = 0.0
+        for s in range(0, len(perm), batch_size):
+            b = perm[s:s + batch_size]
+            loss = torch.nn.functional.cross_entropy(head(lt[b], ft[b]), yt[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(b)
+        sched.step()
+        va = accuracy(lv, fv, yv)
+        history.append({"epoch": ep, "loss": total / len(yt), "val_accuracy": va})
+        if log:
+            log(f"  head epoch {ep}/{epochs}: loss {total / len(yt):.4f}, validation {va:.4f} "
+                f"(network alone {base_val:.4f})")
+        if va > best:
+            best, best_state = va, {k: v.clone() for k, v in head.state_dict().items()}
+    head.load_state_dict(best_state)
+    return head.eval(), history, base_val
+
+
+def _rename(graph, old, new):
+    for node in graph.node:
+        node.input[:] = [new if v == old else v for v in node.input]
+        node.output[:] = [new if v == old else v for v in node.output]
+    for vi in list(graph.input) + list(graph.output):
+        if vi.name == old:
+            vi.name = new
+
+
+def compose(net_proto, head, meta, fusion_info):
+    """The network and a trained head as one ONNX model (bytes): inputs = the network's input and
+    FEATURE_INPUT, output = refined logits; the contract gets amc.front_end and amc.fusion."""
+    import onnx
+    import onnx.compose
+    import torch
+    n_feat = int(head.mu.shape[0])
+    n_cls = len(meta[contract.META_CLASSES])
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(head, (torch.zeros(1, n_cls), torch.zeros(1, n_feat)), buf,
+                          input_names=["logits", FEATURE_INPUT], output_names=["output"],
+                          dynamic_axes={"logits": {0: "N"}, FEATURE_INPUT: {0: "N"}, "output": {0: "N"}},
+                          opset_version=17, dynamo=False)
+    hp = onnx.compose.add_prefix(onnx.load_from_string(buf.getvalue()), HEAD_PREFIX)
+    hp.ir_version = net_proto.ir_version
+    net_out = net_proto.graph.output[0].name
+    merged = onnx.compose.merge_models(net_proto, hp, io_map=[(net_out, HEAD_PREFIX + "logits")])
+    _rename(merged.graph, HEAD_PREFIX + FEATURE_INPUT, FEATURE_INPUT)
+    _rename(merged.graph, HEAD_PREFIX + "output", "fused_output")
+    del merged.metadata_props[:]
+    out_meta = {k: v for k, v in meta.items() if k not in (contract.META_FRONT_END, contract.META_FUSION)}
+    out_meta[contract.META_OUTPUT] = "logits"
+    out_meta[contract.META_FRONT_END] = {"name": "order-features", "version": contract.FRONT_ENDS["order-features"],
+                                         "input": FEATURE_INPUT, "size": n_feat}
+    out_meta[contract.META_FUSION] = dict(fusion_info, network_output=net_out)
+    for k, v in contract.encode_metadata(out_meta).items():
+        merged.metadata_props.add(key=k, value=v)
+    merged.producer_name = "gr-amc"
+    merged.doc_string = f"gr-amc {meta.get(contract.META_MODEL, '')} modulation classifier with an order-feature fusion head"
+    onnx.checker.check_model(merged)
+    return merged.SerializeToString()
+
+
+def network_of(base):
+    """(network proto, its contract) of a file or shipped name: for a fused file, the network inside it.
+    ValueError unless the network outputs logits."""
+    proto, meta = read_contract(base)
+    if meta.get(contract.META_OUTPUT) != "logits":
+        raise ValueError(f"{base}: a fusion head needs a network that outputs logits (amc.output), not "
+                         f"{meta.get(contract.META_OUTPUT)!r}")
+    net_meta = {k: v for k, v in meta.items() if k not in (contract.META_FRONT_END, contract.META_FUSION)}
+    return base_network(proto, meta), net_meta
+
+
+def fuse(base, output, presets, frames=65536, val_frames=8192, hidden=128, epochs=30, lr=1e-3, seed=0,
+         threads=1, report=None, quiet=False, command=None):
+    """Train a fusion head over the network of `base` (a file or shipped name; for a fused file, its network)
+    on frames of `presets` and write the composed file to `output`.  Returns the report dict."""
+    import torch
+    torch.set_num_threads(int(threads))
+    log = (lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    if frames < 1024 or val_frames < 256:
+        raise ValueError(f"--frames must be >= 1024 and --val-frames >= 256, got {frames} and {val_frames}")
+    net, net_meta = network_of(base)
+    t0 = time.time()
+    log(f"fuse: {frames} training frames of {', '.join(presets)} (seed {seed}), {val_frames} validation frames")
+    tr = head_data(net.SerializeToString(), net_meta, presets, frames, seed, log=log)
+    va = head_data(net.SerializeToString(), net_meta, presets, val_frames, seed + VALIDATION_OFFSET)
+    return fuse_data(net, net_meta, tr, va, dict(base=str(base), presets=list(presets), frames=int(frames),
+                                                 val_frames=int(val_frames), seed=int(seed),
+                                                 data_seconds=round(time.time() - t0, 1)),
+                     output, hidden=hidden, epochs=epochs, lr=lr, report=report, log=log, command=command)
+
+
+def fuse_data(net, net_meta, tr, va, info, output, hidden=128, epochs=30, lr=1e-3, report=None, log=None,
+              command=None):
+    """The second half of fuse: train the head on the head_data tuples tr / va, compose, check, write."""
+    log = log or (lambda m: None)
+    import torch
+    t0 = time.time()
+    head, history, base_val = train_head(tr, va, hidden=hidden, epochs=epochs, lr=lr, seed=info["seed"], log=log)
+    info = dict(info, hidden=int(hidden), epochs=int(epochs), lr=float(lr),
+                val_accuracy=max(h["val_accuracy"] for h in history), val_accuracy_network=base_val,
+                head_seconds=round(time.time() - t0, 1))
+    if command:
+        info["command"] = command
+    data = compose(net, head, net_meta, info)
+    # the composed file must give the network's logits plus the head, through the path every entry point uses
+    net_bytes = net.SerializeToString()
+    xin = _network_inputs(net_meta, info["presets"][0], 64, info["seed"] + 2 * VALIDATION_OFFSET)
+    got = runtime.onnx_predict(data, xin)
+    sess = runtime.session(net_bytes)
+    with torch.no_grad():
+        ref = head(torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: xin})[0]),
+                   torch.from_numpy(runtime.order_features_of(xin, net_meta[contract.META_REPRESENTATION],
+                                                              net_meta[contract.META_INPUT_LAYOUT]))).numpy()
+    diff = float(np.max(np.abs(got - ref)))
+    if diff > 1e-3 * (1 + float(np.max(np.abs(ref)))):
+        raise RuntimeError(f"the composed file differs from the network and the trained head by {diff:.3g}; "
+                           f"not written")
+    from ..fileio import atomic_write_bytes
+    atomic_write_bytes(data, output)
+    rep = {"output": str(output), "bytes": len(data), "fusion": info, "history": history}
+    if report:
+        atomic_write_bytes(json.dumps(rep, indent=1).encode(), report)
+    log(f"fuse: wrote {output} ({len(data):,} bytes): validation {info['val_accuracy']:.4f} "
+        f"(network alone {base_val:.4f}), head {info['head_seconds']:.0f} s")
+    return rep
+
+
+def _network_inputs(meta, preset, n, seed):
+    x, _, _, _ = batch.frames(preset, n, seed, shard_size=4, classes=list(meta[contract.META_CLASSES]),
+                              frame_length=meta[contract.META_FRAME_LENGTH])
+    return runtime.model_input(x, meta[contract.META_NORMALIZATION], meta[contract.META_REPRESENTATION],
+                               meta[contract.META_INPUT_LAYOUT])[0]

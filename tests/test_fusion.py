@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The order-feature front end (amc.order_features, C++) and fusion heads (gr-amc fuse): the front end finds the
+symbol rate blind and tells PSK orders apart; a head trained over a network that cannot separate them does;
+the composed file runs wherever a model file runs (ModelRunner, the classifier block, evaluate) and its
+contract (amc.front_end) is checked like every other key."""
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from conftest import run_cli, run_classifier, zoo_contract
+from gnuradio.amc import amc_python, batch, contract, fileio, runtime
+from gnuradio.amc.classifier import ModelRunner
+from gnuradio.amc.model_file import ModelFileError, read_contract
+from gnuradio.amc.training import fusion, zoo
+from gnuradio.amc.training.export import export_onnx
+
+CLASSES = ["QPSK", "8PSK", "16PSK"]
+L = 512
+CONFIG = f"""name: psk-orders
+description: three PSK orders on AWGN at 24 dB, 4..8 samples/symbol, random timing
+classes: [{', '.join(CLASSES)}]
+snrs: [24]
+frames_per_class_snr: 64
+frame_length: {L}
+normalization: rms
+format: hdf5
+seed: 3
+shard_size: 8
+skip_samples: 256
+source:
+  samples_per_symbol: {{min: 4, max: 8, scale: log}}
+  rolloff: {{min: 0.25, max: 0.45}}
+channel:
+  preset: awgn
+"""
+
+
+@pytest.fixture(scope="module")
+def fused(tmp_path_factory):
+    """An untrained cnn1 over the three PSK orders (it cannot tell them apart) and a head fused over it."""
+    d = tmp_path_factory.mktemp("fusion")
+    cfg = d / "psk.yml"
+    cfg.write_text(CONFIG)
+    torch.manual_seed(0)
+    net = zoo.build("cnn1", len(CLASSES), L).eval()
+    rep, layout = zoo.model_spec("cnn1")
+    x, _, _, _ = batch.frames(str(cfg), 8, 5)
+    blob, _ = export_onnx(net, contract.to_model_input(x, rep, layout), zoo_contract("cnn1", CLASSES, L))
+    base = d / "base.onnx"
+    fileio.atomic_write_bytes(blob, str(base))
+    out, rep_path = d / "fused.onnx", d / "fused.json"
+    p = run_cli("fuse", base, "--generate", cfg, "-o", out, "--frames", 3072, "--val-frames", 768,
+                "--epochs", 20, "--hidden", 64, "--seed", 4, "--report", rep_path, "-q", check=True)
+    assert "error" not in p.stderr
+    return {"dir": d, "config": str(cfg), "base": base, "fused": out, "report": json.loads(rep_path.read_text())}
+
+
+def test_front_end_finds_the_symbol_rate_blind():
+    cfg = {"name": "t", "classes": ["QPSK", "16QAM", "8PSK"], "snrs": [20], "frames_per_class_snr": 8,
+           "frame_length": 1024, "normalization": "rms", "format": "hdf5", "seed": 1, "shard_size": 1,
+           "skip_samples": 256, "source": {"samples_per_symbol": {"min": 4, "max": 16, "scale": "log"},
+                                           "rolloff": {"min": 0.2, "max": 0.5}},
+           "channel": {"preset": "awgn"}}
+    x, _, _, params = batch.frames(cfg, 60, 11, shard_size=1)
+    true = np.array([p["samples_per_symbol"] for p in params])
+    sps, t0 = amc_python.blind_symbol_rate(x)
+    err = np.abs(sps / true - 1)
+    assert np.median(err) < 0.001 and np.mean(err < 0.005) >= 0.9, np.sort(err)[-8:]
+    assert np.all((t0 >= 0) & (t0 < sps))
+
+
+def test_front_end_refuses_and_zeroes_bad_frames():
+    assert amc_python.ORDER_FEATURES_SIZE == 169 and amc_python.ORDER_FEATURES_VERSION == 1
+    x = np.zeros((3, 512), np.complex64)
+    x[1] = np.exp(2j * np.pi * 0.1 * np.arange(512))
+    x[2, 7] = np.nan
+    f = amc_python.order_features(x)
+    assert f.shape == (3, 169) and f.dtype == np.float32
+    assert not f[0].any() and not f[2].any() and f[1].any()
+    with pytest.raises(ValueError, match="2-D"):
+        amc_python.order_features(x[0])
+    with pytest.raises(ValueError, match="128"):
+        amc_python.order_features(x[:, :64])
+
+
+def test_fuse_learns_the_orders_the_network_cannot(fused):
+    info = fused["report"]["fusion"]
+    assert info["val_accuracy_network"] < 0.5          # an untrained network: about one class in three
+    assert info["val_accuracy"] >= 0.9, info
+    assert info["command"].startswith("gr-amc fuse ") and info["presets"] == [fused["config"]]
+    # on frames of another seed, through the classifier's own path
+    runner = ModelRunner(str(fused["fused"]))
+    assert runner.front_end == {"name": "order-features", "version": 1, "input": "features", "size": 169}
+    x, y, _, _ = batch.frames(fused["config"], 384, 99)
+    probs, status = runner.classify(x)
+    assert np.all(status == 0)
+    assert np.mean(probs.argmax(1) == y) >= 0.85
+
+
+def test_composed_file_holds_the_network_unchanged(fused):
+    proto, meta = read_contract(str(fused["fused"]))
+    assert meta[contract.META_FUSION]["network_output"] == "output"
+    assert [i.name for i in proto.graph.input] == ["input", "features"]
+    net = fusion.base_network(proto, meta)
+    x, _, _, _ = batch.frames(fused["config"], 32, 7)
+    xin = runtime.contract_input(x, meta)
+    want = runtime.onnx_predict(str(fused["base"]), xin)
+    got = runtime.onnx_predict(net.SerializeToString(), xin)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # the head changes the answers (it is not a copy of the network's logits)
+    assert np.max(np.abs(runtime.onnx_predict(str(fused["fused"]), xin) - want)) > 0.5
+
+
+def test_classifier_block_runs_a_fused_model(fused):
+    x, _, _, _ = batch.frames(fused["config"], 6, 21)
+    clf, tags = run_classifier(fused["fused"], x.reshape(-1))
+    labels = [str(t.value) for t in tags["amc:label"]]
+    assert [t.offset for t in tags["amc:label"]] == [k * L for k in range(6)]
+    probs, _ = ModelRunner(str(fused["fused"])).classify(x)
+    assert labels == [CLASSES[i] for i in probs.argmax(1)]
+
+
+def test_evaluate_and_fine_tuning_take_a_fused_file(fused, tmp_path):
+    data = tmp_path / "psk.h5"
+    run_cli("generate", "--config", fused["config"], "-n", 16, "--seed", 31, "--workers", 1, "--quiet",
+            "--output", data, check=True)
+    run_cli("evaluate", data, "-m", fused["fused"], "-o", tmp_path / "ev", check=True)
+    rep = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert rep["models"][0]["metrics"]["overall"] >= 0.85
+    p = run_cli("train", data, "-m", "cnn1", "-o", tmp_path / "ft.onnx", "--epochs", 1,
+                "--init-weights", fused["fused"], check=True)
+    assert "the network (without its fusion head) of" in p.stdout
+
+
+def _with_meta(src, dst, **changes):
+    m = onnx.load(str(src))
+    props = {p.key: p.value for p in m.metadata_props}
+    for k, v in changes.items():
+        if v is None:
+            props.pop(k, None)
+        else:
+            props[k] = v if isinstance(v, str) else json.dumps(v)
+    del m.metadata_props[:]
+    for k, v in props.items():
+        m.metadata_props.add(key=k, value=v)
+    onnx.save(m, str(dst))
+    return str(dst)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("{not json", "not valid JSON"),
+    ({"name": "order-features", "version": 1}, "name, version, input and size"),
+    ({"name": "cyclic", "version": 1, "input": "features", "size": 169}, "front end 'cyclic'"),
+    ({"name": "order-features", "version": 2, "input": "features", "size": 169}, "version 2"),
+    ({"name": "order-features", "version": 1, "input": "feats", "size": 169}, "names the input 'feats'"),
+    ({"name": "order-features", "version": 1, "input": "features", "size": 12}, r"says tensor\(float\) \(N, 12\)"),
+])
+def test_a_wrong_front_end_key_is_refused(fused, tmp_path, value, message):
+    bad = _with_meta(fused["fused"], tmp_path / "bad.onnx", **{contract.META_FRONT_END: value})
+    with pytest.raises(ModelFileError, match=message):
+        ModelRunner(bad)
+
+
+def test_a_second_input_without_the_key_is_refused(fused, tmp_path):
+    bad = _with_meta(fused["fused"], tmp_path / "bad.onnx", **{contract.META_FRONT_END: None})
+    with pytest.raises(ModelFileError, match="has 2 inputs"):
+        ModelRunner(bad)
+
+
+def test_variants_and_probability_networks_are_refused(fused, tmp_path):
+    p = run_cli("variant", fused["fused"], "--int8", "-o", tmp_path / "v.onnx")
+    assert p.returncode == 2 and "variants are made of a single network" in p.stderr
+    probs = _with_meta(fused["base"], tmp_path / "probs.onnx", **{contract.META_OUTPUT: "probs"})
+    p = run_cli("fuse", probs, "--generate", fused["config"], "-o", tmp_path / "f.onnx", "--frames", 1024)
+    assert p.returncode == 2 and "outputs logits" in p.stderr
