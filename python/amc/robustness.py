@@ -12,6 +12,8 @@ Each sweep makes small labelled sets with the batch generator, one per swept val
 - ``cfo``: a carrier offset of 0 .. 0.01 cycles per sample (0 .. 2 kHz at 200 kS/s), every class;
 - ``snr``: Es/N0 -10 .. 20 dB, every class.
 
+Every class gets exactly ``frames_per_class`` frames per value, in 8 shards (each shard one draw of the
+generator's per-shard parameters: seeds, channel); class j's shards are shards 8j .. 8j + 7 of the value's stream.
 Seeds: sweep value i uses the stream seed ``SWEEP_SEED + 1000 * kind index + i``; no training stream uses
 these (training streams use the run's seed, its validation/test sets seed + 2**40 and seed + 2**41).
 """
@@ -52,11 +54,14 @@ def sweep(path, kind, snr=20, frames_per_class=64, values=None, classes=None, th
     values = list(DEFAULT_VALUES[kind] if values is None else values)
     raw = proto.SerializeToString()
     acc = {c: [] for c in classes}
-    n = frames_per_class * len(classes)
+    shard = max(1, frames_per_class // 8)
+    per_class = -(-frames_per_class // shard)            # shards of one class per value
     for i, v in enumerate(values):
-        cfg = _config(meta, classes, kind, v, snr)
-        x, lab, _, _ = batch.frames(cfg, n, SWEEP_SEED + 1000 * SWEEPS.index(kind) + i,
-                                    shard_size=max(1, frames_per_class // 8))
+        parts = [batch.frames(_config(meta, [c], kind, v, snr), frames_per_class,
+                              SWEEP_SEED + 1000 * SWEEPS.index(kind) + i, shard_size=shard, start=j * per_class)
+                 for j, c in enumerate(classes)]
+        x = np.concatenate([p[0] for p in parts])
+        lab = np.repeat(np.arange(len(classes)), [len(p[0]) for p in parts])
         if kind == "cfo":
             x = x * np.exp(2j * np.pi * float(v) * np.arange(x.shape[1]))[None, :].astype(np.complex64)
         inp = runtime.contract_input(x, meta)
