@@ -10,9 +10,9 @@ it, the spread between offsets must be at most 5 points (256 frames per class an
 previous release fails this for 14 of 18 classes (QPSK 1.00 at offset 0, 0.09 three samples later).
 
 Symbol rate: the target's eight classes at 4, 6, 10 and 16 samples per symbol (96 frames per class and value). The
-target is a mean >= 0.90 with none below 0.70, and it is not reached (docs/models.md: the default takes 8PSK for
-32PSK at every rate, 16QAM and 64QAM fall at 4 samples/symbol). The bounds below are what the shipped files reach:
-the mean, and the classes whose mean over the four rates is >= 0.85 (the previous default: mean 0.30, none).
+target is a mean >= 0.90 with none below 0.70: the default (with its order-feature fusion head) reaches it and is
+held to it; the GRU does not (docs/models.md: it takes QAM16 for QAM64), and is held to what it reaches: the mean
+and the classes whose mean over the four rates is >= 0.85 (the release-2 default: mean 0.30, none).
 """
 import numpy as np
 import pytest
@@ -24,9 +24,10 @@ SPS_CLASSES_2018 = ["BPSK", "QPSK", "8PSK", "16APSK", "16QAM", "64QAM", "4ASK", 
 SPS_CLASSES_2016 = ["BPSK", "QPSK", "8PSK", "QAM16", "QAM64", "PAM4"]   # the 2016 list's counterparts
 SPS_VALUES = [4, 6, 10, 16]
 
-# name, classes of the sps target, reached: (mean over classes and rates, classes with a mean >= 0.85)
-CASES = [("amc-default", SPS_CLASSES_2018, (0.78, {"BPSK", "QPSK", "16APSK", "16QAM", "4ASK", "OQPSK"})),
-         ("amc-gru", SPS_CLASSES_2016, (0.78, {"BPSK", "QPSK", "8PSK", "PAM4"}))]
+# name, classes of the sps target, what is asserted: (mean over classes and rates, classes with a mean >= 0.85,
+# the lowest single cell)
+CASES = [("amc-default", SPS_CLASSES_2018, (0.90, set(SPS_CLASSES_2018), 0.70)),
+         ("amc-gru", SPS_CLASSES_2016, (0.78, {"BPSK", "QPSK", "8PSK", "PAM4"}, 0.0))]
 
 
 def timing_findings(result, frames):
@@ -73,7 +74,22 @@ def test_shipped_model_holds_over_symbol_rates(name, sps_classes, reached):
                            values=SPS_VALUES, classes=sps_classes)
     print(robustness.markdown(res, name))
     acc = np.array([res["accuracy"][c] for c in sps_classes])
-    mean_reached, good_reached = reached
+    mean_reached, good_reached, lowest = reached
     assert acc.mean() >= mean_reached, f"mean {acc.mean():.3f} over {sps_classes} x {SPS_VALUES}"
     good = {c for c, a in zip(sps_classes, acc) if a.mean() >= 0.85}
     assert good >= good_reached, f"classes with a mean >= 0.85: {sorted(good)}"
+    assert acc.min() >= lowest, f"lowest cell {acc.min():.2f} ({np.unravel_index(acc.argmin(), acc.shape)})"
+
+
+def test_shipped_default_has_its_front_end_and_network():
+    """amc-default is its network with a fusion head: the contract names the front end, and the network inside is
+    the one the recipe trained (rn1d, 24 classes), runnable alone."""
+    from gnuradio.amc import contract
+    from gnuradio.amc.model_file import read_contract
+    from gnuradio.amc.training.fusion import base_network
+    proto, meta = read_contract("amc-default")
+    assert meta[contract.META_FRONT_END]["name"] == "order-features"
+    assert meta[contract.META_FUSION]["presets"] == ["wild", "wild-mix"]
+    assert meta[contract.META_FUSION]["command"].startswith("gr-amc fuse ")
+    net = base_network(proto, meta)
+    assert [i.name for i in net.graph.input] == ["input"] and meta[contract.META_MODEL] == "rn1d"

@@ -479,7 +479,7 @@ def test_shipped_models_carry_the_contract(name, classes, frame_length):
     assert onnx_predict(path, contract.to_model_input(z, rep, layout)).shape == (2, len(classes))
     if name == "amc-gru":
         assert os.path.getsize(path) <= 73_500
-    # trained on the fly on the receiver-like presets (docs/zoo.md), shipped as bare networks
+    # networks trained on the fly on the receiver-like presets (docs/models.md); the default with its fusion head
     assert meta[contract.META_MODEL] == ("gru" if name == "amc-gru" else "rn1d")
     assert meta["amc.dataset"] == ("wild2016" if name == "amc-gru" else "wild")
     assert meta.get(contract.META_ROTATIONS) is None

@@ -102,8 +102,9 @@ def _head_module(n_classes, n_features, hidden, mu, sd):
 
 
 def train_head(train, val, hidden=128, epochs=30, lr=1e-3, batch_size=256, seed=0, weight_decay=1e-4, log=None):
-    """Train a head on (logits, features, labels, snrs) tuples; cosine schedule, the epoch with the best
-    validation accuracy kept.  Returns (head module (eval mode), history list of dicts)."""
+    """Train a head on (logits, features, labels, snrs) tuples; cosine schedule, the epoch with the lowest
+    validation loss kept (smoother than the accuracy, and the block reports probabilities).  Returns (head module
+    (eval mode), history list of dicts, the network's own validation accuracy)."""
     import torch
     torch.manual_seed(seed)
     lt, ft, yt = (torch.from_numpy(a) for a in train[:3])
@@ -115,12 +116,13 @@ def train_head(train, val, hidden=128, epochs=30, lr=1e-3, batch_size=256, seed=
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     gen = torch.Generator().manual_seed(seed)
 
-    def accuracy(l, f, y):
+    def scores(l, f, y):
         head.eval()
         with torch.no_grad():
-            return float((head(l, f).argmax(1) == y).float().mean())
+            out = head(l, f)
+            return float((out.argmax(1) == y).float().mean()), float(torch.nn.functional.cross_entropy(out, y))
 
-    best, best_state, history = -1.0, None, []
+    best, best_state, history = float("inf"), None, []
     base_val = float((lv.argmax(1) == yv).float().mean())
     for ep in range(1, epochs + 1):
         head.train()
@@ -134,13 +136,13 @@ def train_head(train, val, hidden=128, epochs=30, lr=1e-3, batch_size=256, seed=
             opt.step()
             total += float(loss.detach()) * len(b)
         sched.step()
-        va = accuracy(lv, fv, yv)
-        history.append({"epoch": ep, "loss": total / len(yt), "val_accuracy": va})
+        va, vloss = scores(lv, fv, yv)
+        history.append({"epoch": ep, "loss": total / len(yt), "val_accuracy": va, "val_loss": vloss})
         if log:
-            log(f"  head epoch {ep}/{epochs}: loss {total / len(yt):.4f}, validation {va:.4f} "
-                f"(network alone {base_val:.4f})")
-        if va > best:
-            best, best_state = va, {k: v.clone() for k, v in head.state_dict().items()}
+            log(f"  head epoch {ep}/{epochs}: loss {total / len(yt):.4f}, validation {va:.4f} (loss {vloss:.4f}; "
+                f"network alone {base_val:.4f})")
+        if vloss < best:
+            best, best_state = vloss, {k: v.clone() for k, v in head.state_dict().items()}
     head.load_state_dict(best_state)
     return head.eval(), history, base_val
 
@@ -227,8 +229,9 @@ def fuse_data(net, net_meta, tr, va, info, output, hidden=128, epochs=30, lr=1e-
     import torch
     t0 = time.time()
     head, history, base_val = train_head(tr, va, hidden=hidden, epochs=epochs, lr=lr, seed=info["seed"], log=log)
-    info = dict(info, hidden=int(hidden), epochs=int(epochs), lr=float(lr),
-                val_accuracy=max(h["val_accuracy"] for h in history), val_accuracy_network=base_val,
+    kept = min(history, key=lambda h: h["val_loss"])
+    info = dict(info, hidden=int(hidden), epochs=int(epochs), lr=float(lr), kept_epoch=kept["epoch"],
+                val_accuracy=kept["val_accuracy"], val_accuracy_network=base_val,
                 head_seconds=round(time.time() - t0, 1))
     if command:
         info["command"] = command
