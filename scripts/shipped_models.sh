@@ -33,13 +33,13 @@ cd "$D"     # relative paths, so that the models' amc.training metadata holds no
 $GRAMC train --generate wild -m rn1d -o amc-default-net.onnx --schedule wsd --epochs 108 --decay-epochs 16 --lr 2e-3 \
   --batch-size 128 --frames-per-epoch 32768 --val-frames 4096 --min-snr -10 --threads 1 --seed 21 --max-minutes 300 \
   --report amc-default-net.train.json
-# amc-default: that network with a fusion head (an MLP of HIDDEN units on its logits and the 169 order features of
+# amc-default: that network with a fusion head (an MLP of two layers of 64 units on its logits and the 169 order features of
 # the C++ front end amc.order_features, added to the logits) trained on 393,216 frames of wild and wild-mix (seed
 # 41; 8,192 validation frames, seed 41 + 2^40): one file with two inputs (amc.front_end).  The recorded run fused
 # the network then shipped as amc-default.onnx (the same weights; `gr-amc fuse amc-default ...` on the fused file
 # fuses its network again); about 25 CPU-minutes, most of it generating the frames.
 $GRAMC fuse amc-default-net.onnx --generate wild wild-mix --frames 393216 --val-frames 8192 --seed 41 \
-  --hidden HIDDEN --epochs 30 -o amc-default.onnx --report amc-default.fuse.json
+  --hidden 64 --epochs 30 -o amc-default.onnx --report amc-default.fuse.json
 # amc-gru: the GRU (15,571 parameters) on `wild2016` (the 11 RadioML 2016.10a classes, 128 samples), SNR -10..18
 # dB; 152 epochs of 65,536 new frames: 136 at 2e-3, then 16 of decay; gradient norm clipped at 1.  (Recorded as
 # three runs: --epochs 84, then 124, then 152, each resuming the stable checkpoint of the one before.)
@@ -49,8 +49,8 @@ $GRAMC train --generate wild2016 -m gru -o amc-gru.onnx --schedule wsd --epochs 
 
 # --- the int8 twin of the default: static quantization calibrated on 256 frames of a small wild set (seed 778) --
 $GRAMC generate --preset wild -n 4 --seed 778 --shard-size 4 --quiet --overwrite --output wild_calib_s778.h5
-# (of the network: a fused file has no variants; the int8 twin is the network alone, without the fusion head)
-$GRAMC variant amc-default-net.onnx -o amc-default-int8.onnx --int8 --calibration wild_calib_s778.h5
+# (of a fused file: its network quantized, the same float32 head and front end)
+$GRAMC variant amc-default.onnx -o amc-default-int8.onnx --int8 --calibration wild_calib_s778.h5
 
 # --- evaluation: test sets of seed 777 (no training stream uses it), shards of 10 frames ---------------------
 for p in wild rml2018a; do

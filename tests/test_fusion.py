@@ -170,9 +170,31 @@ def test_a_second_input_without_the_key_is_refused(fused, tmp_path):
         ModelRunner(bad)
 
 
-def test_variants_and_probability_networks_are_refused(fused, tmp_path):
-    p = run_cli("variant", fused["fused"], "--int8", "-o", tmp_path / "v.onnx")
-    assert p.returncode == 2 and "variants are made of a single network" in p.stderr
+def test_variants_of_a_fused_file_keep_the_head(fused, tmp_path):
+    """int8 / float16: the network's variant with the same head and front end; rotation ensembles are refused."""
+    x, _, _, _ = batch.frames(fused["config"], 64, 17)
+    meta = read_contract(str(fused["fused"]))[1]
+    xin = runtime.contract_input(x, meta)
+    ref = runtime.onnx_predict(str(fused["fused"]), xin)
+    for how in ("--int8", "--fp16"):
+        out = tmp_path / f"v{how}.onnx"
+        run_cli("variant", fused["fused"], how, "-o", out, check=True)
+        proto, vmeta = read_contract(str(out))
+        assert vmeta[contract.META_FRONT_END] == meta[contract.META_FRONT_END]
+        assert [i.name for i in proto.graph.input] == ["input", "features"]
+        got = runtime.onnx_predict(str(out), xin)
+        assert np.mean(got.argmax(1) == ref.argmax(1)) >= 0.9
+        if how == "--int8":
+            assert vmeta["amc.quantization"].startswith("int8")
+            assert any(n.op_type in ("QuantizeLinear", "MatMulInteger", "DynamicQuantizeLinear")
+                       for n in proto.graph.node)
+        head_nodes = [n for n in proto.graph.node if n.name.startswith(fusion.HEAD_PREFIX)]
+        assert head_nodes and all(n.op_type not in ("QuantizeLinear", "DequantizeLinear") for n in head_nodes)
+    p = run_cli("variant", fused["fused"], "--rotations", 4, "-o", tmp_path / "r.onnx")
+    assert p.returncode == 2 and "not made into a rotation ensemble" in p.stderr
+
+
+def test_probability_networks_are_refused(fused, tmp_path):
     probs = _with_meta(fused["base"], tmp_path / "probs.onnx", **{contract.META_OUTPUT: "probs"})
     p = run_cli("fuse", probs, "--generate", fused["config"], "-o", tmp_path / "f.onnx", "--frames", 1024)
     assert p.returncode == 2 and "outputs logits" in p.stderr

@@ -40,6 +40,7 @@ from onnx import helper, numpy_helper
 
 from . import contract, datasets, onnx_graph, paths, runtime
 from .fileio import atomic_write_bytes
+from . import fused_graph
 from .model_file import read_contract
 
 
@@ -363,8 +364,7 @@ def write_variant(model, output, rotations=None, int8=False, fp16=False, calibra
         raise ValueError("--seed is only used with --int8 --calibration (it draws the calibration frames)")
     proto, meta = read_contract(src)
     if meta.get(contract.META_FRONT_END) is not None:
-        raise ValueError(f"{src} has a front end and a fusion head ({contract.META_FRONT_END}); variants are made of "
-                         f"a single network: make the variant of the network it was fused from")
+        return _fused_variant(src, output, proto, meta, rotations, int8, fp16, calibration, seed)
     k_in = int(meta.get(contract.META_ROTATIONS, 1))
     if (int8 or fp16) and meta.get("amc.quantization"):
         raise ValueError(f"{src} is already quantized ({meta['amc.quantization']}); make the variant of the float "
@@ -402,3 +402,33 @@ def write_variant(model, output, rotations=None, int8=False, fp16=False, calibra
             atomic_write_bytes(data, output)
             q = dict(q, bytes=len(data), float_bytes=os.path.getsize(src))
     return dict(q, output=output, rotations=k_in if k_in > 1 else None, source=src)
+
+
+def _fused_variant(src, output, proto, meta, rotations, int8, fp16, calibration, seed):
+    """The int8 / float16 variant of a fused file (network + fusion head): its network's variant with the same
+    head and front end (the head stays float32: a few thousand weights)."""
+    if rotations is not None:
+        raise ValueError(f"{src} has a front end and a fusion head ({contract.META_FRONT_END}); it is not made into "
+                         f"a rotation ensemble (make the ensemble of its network and fuse that)")
+    if meta.get("amc.quantization"):
+        raise ValueError(f"{src} is already quantized ({meta['amc.quantization']}); make the variant of the float "
+                         f"file")
+    net, head = fused_graph.split(proto, meta)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain, dst = os.path.join(tmp, "network.onnx"), os.path.join(tmp, "variant.onnx")
+        onnx.save(net, plain)
+        try:
+            if int8:
+                calib = calibration_inputs(src, meta, calibration, seed or 0) if calibration else None
+                q = quantize_file(plain, dst, calib_inputs=calib)
+            else:
+                q = float16_file(plain, dst)
+        except ValueError as e:
+            raise ValueError(f"{src}: {e}") from None
+        qnet = onnx.load(dst)
+    out_meta = contract.decode_metadata({p.key: p.value for p in qnet.metadata_props})
+    out_meta[contract.META_FRONT_END] = meta[contract.META_FRONT_END]
+    out_meta[contract.META_FUSION] = dict(meta[contract.META_FUSION], network_output=qnet.graph.output[0].name)
+    data = fused_graph.join(qnet, head, out_meta).SerializeToString()
+    atomic_write_bytes(data, output)
+    return dict(q, output=output, bytes=len(data), float_bytes=os.path.getsize(src), rotations=None, source=src)

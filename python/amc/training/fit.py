@@ -29,8 +29,8 @@ import torch
 
 from .. import contract, dataset_config, paths, runtime, variants
 from ..fileio import atomic_write_bytes
+from ..fused_graph import base_network
 from ..model_file import read_contract
-from .fusion import base_network
 from ..onnx_graph import onnx_attr
 from ..progress import Progress
 from . import data as data_mod

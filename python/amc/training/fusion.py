@@ -25,32 +25,11 @@ import warnings
 import numpy as np
 
 from .. import batch, contract, runtime
+from ..fused_graph import FEATURE_INPUT, FUSED_OUTPUT, HEAD_PREFIX, base_network, join, rename
 from ..model_file import read_contract
 
-#: Name of the front end's graph input in a composed file, and the prefix of the head's graph names.
-FEATURE_INPUT = "features"
-HEAD_PREFIX = "fusion/"
 #: Seeds of the validation frames: seed + VALIDATION_OFFSET (the training frames use seed itself).
 VALIDATION_OFFSET = 1 << 40
-
-
-def base_network(proto, meta):
-    """The network of a model file: the file itself, or the network inside a composed (fused) file."""
-    if meta.get(contract.META_FRONT_END) is None:
-        return proto
-    import onnx.utils
-    frame_input = [i.name for i in proto.graph.input if i.name != FEATURE_INPUT]
-    inner = meta.get(contract.META_FUSION, {}).get("network_output") if isinstance(
-        meta.get(contract.META_FUSION), dict) else None
-    if len(frame_input) != 1 or not inner:
-        raise ValueError("the model has a front end but no fusion record (amc.fusion) naming its network's output")
-    net = onnx.utils.Extractor(proto).extract_model(frame_input, [inner])
-    del net.metadata_props[:]
-    for p in proto.metadata_props:
-        if p.key not in (contract.META_FRONT_END, contract.META_FUSION):
-            net.metadata_props.add(key=p.key, value=p.value)
-    net.graph.output[0].name = inner
-    return net
 
 
 def head_data(net_bytes, meta, presets, n, seed, shard_size=8, chunk=2048, log=None):
@@ -147,15 +126,6 @@ def train_head(train, val, hidden=128, epochs=30, lr=1e-3, batch_size=256, seed=
     return head.eval(), history, base_val
 
 
-def _rename(graph, old, new):
-    for node in graph.node:
-        node.input[:] = [new if v == old else v for v in node.input]
-        node.output[:] = [new if v == old else v for v in node.output]
-    for vi in list(graph.input) + list(graph.output):
-        if vi.name == old:
-            vi.name = new
-
-
 def compose(net_proto, head, meta, fusion_info):
     """The network and a trained head as one ONNX model (bytes): inputs = the network's input and
     FEATURE_INPUT, output = refined logits; the contract gets amc.front_end and amc.fusion."""
@@ -172,22 +142,16 @@ def compose(net_proto, head, meta, fusion_info):
                           dynamic_axes={"logits": {0: "N"}, FEATURE_INPUT: {0: "N"}, "output": {0: "N"}},
                           opset_version=17, dynamo=False)
     hp = onnx.compose.add_prefix(onnx.load_from_string(buf.getvalue()), HEAD_PREFIX)
-    hp.ir_version = net_proto.ir_version
+    rename(hp.graph, HEAD_PREFIX + FEATURE_INPUT, FEATURE_INPUT)
+    rename(hp.graph, HEAD_PREFIX + "output", FUSED_OUTPUT)
     net_out = net_proto.graph.output[0].name
-    merged = onnx.compose.merge_models(net_proto, hp, io_map=[(net_out, HEAD_PREFIX + "logits")])
-    _rename(merged.graph, HEAD_PREFIX + FEATURE_INPUT, FEATURE_INPUT)
-    _rename(merged.graph, HEAD_PREFIX + "output", "fused_output")
-    del merged.metadata_props[:]
     out_meta = {k: v for k, v in meta.items() if k not in (contract.META_FRONT_END, contract.META_FUSION)}
     out_meta[contract.META_OUTPUT] = "logits"
     out_meta[contract.META_FRONT_END] = {"name": "order-features", "version": contract.FRONT_ENDS["order-features"],
                                          "input": FEATURE_INPUT, "size": n_feat}
     out_meta[contract.META_FUSION] = dict(fusion_info, network_output=net_out)
-    for k, v in contract.encode_metadata(out_meta).items():
-        merged.metadata_props.add(key=k, value=v)
-    merged.producer_name = "gr-amc"
+    merged = join(net_proto, hp, out_meta)
     merged.doc_string = f"gr-amc {meta.get(contract.META_MODEL, '')} modulation classifier with an order-feature fusion head"
-    onnx.checker.check_model(merged)
     return merged.SerializeToString()
 
 
