@@ -363,12 +363,12 @@ def write_variant(model, output, rotations=None, int8=False, fp16=False, calibra
     if seed is not None and not calibration:
         raise ValueError("--seed is only used with --int8 --calibration (it draws the calibration frames)")
     proto, meta = read_contract(src)
-    if meta.get(contract.META_FRONT_END) is not None:
-        return _fused_variant(src, output, proto, meta, rotations, int8, fp16, calibration, seed)
-    k_in = int(meta.get(contract.META_ROTATIONS, 1))
     if (int8 or fp16) and meta.get("amc.quantization"):
         raise ValueError(f"{src} is already quantized ({meta['amc.quantization']}); make the variant of the float "
                          f"file")
+    if meta.get(contract.META_FRONT_END) is not None:
+        return _fused_variant(src, output, proto, meta, rotations, int8, calibration, seed)
+    k_in = int(meta.get(contract.META_ROTATIONS, 1))
     try:
         net = rotation_ensemble_network(proto)
     except ValueError as e:
@@ -389,14 +389,7 @@ def write_variant(model, output, rotations=None, int8=False, fp16=False, calibra
             plain = os.path.join(tmp, "network.onnx")
             onnx.save(net, plain)
         dst = os.path.join(tmp, "variant.onnx") if k_in > 1 else output
-        try:
-            if int8:
-                calib = calibration_inputs(src, meta, calibration, seed or 0) if calibration else None
-                q = quantize_file(plain, dst, calib_inputs=calib)
-            else:
-                q = float16_file(plain, dst)
-        except ValueError as e:
-            raise ValueError(f"{src}: {e}") from None
+        q = _network_variant(src, meta, plain, dst, int8, calibration, seed)
         if k_in > 1:
             data = rotation_ensemble(onnx.load(dst), k_in).SerializeToString()
             atomic_write_bytes(data, output)
@@ -404,27 +397,28 @@ def write_variant(model, output, rotations=None, int8=False, fp16=False, calibra
     return dict(q, output=output, rotations=k_in if k_in > 1 else None, source=src)
 
 
-def _fused_variant(src, output, proto, meta, rotations, int8, fp16, calibration, seed):
+def _network_variant(src, meta, plain, dst, int8, calibration, seed):
+    """The int8 (calibrated on `calibration` when given) or float16 variant of the network file `plain` -> `dst`."""
+    try:
+        if int8:
+            calib = calibration_inputs(src, meta, calibration, seed or 0) if calibration else None
+            return quantize_file(plain, dst, calib_inputs=calib)
+        return float16_file(plain, dst)
+    except ValueError as e:
+        raise ValueError(f"{src}: {e}") from None
+
+
+def _fused_variant(src, output, proto, meta, rotations, int8, calibration, seed):
     """The int8 / float16 variant of a fused file (network + fusion head): its network's variant with the same
     head and front end (the head stays float32: a few thousand weights)."""
     if rotations is not None:
         raise ValueError(f"{src} has a front end and a fusion head ({contract.META_FRONT_END}); it is not made into "
                          f"a rotation ensemble (make the ensemble of its network and fuse that)")
-    if meta.get("amc.quantization"):
-        raise ValueError(f"{src} is already quantized ({meta['amc.quantization']}); make the variant of the float "
-                         f"file")
     net, head = fused_graph.split(proto, meta)
     with tempfile.TemporaryDirectory() as tmp:
         plain, dst = os.path.join(tmp, "network.onnx"), os.path.join(tmp, "variant.onnx")
         onnx.save(net, plain)
-        try:
-            if int8:
-                calib = calibration_inputs(src, meta, calibration, seed or 0) if calibration else None
-                q = quantize_file(plain, dst, calib_inputs=calib)
-            else:
-                q = float16_file(plain, dst)
-        except ValueError as e:
-            raise ValueError(f"{src}: {e}") from None
+        q = _network_variant(src, meta, plain, dst, int8, calibration, seed)
         qnet = onnx.load(dst)
     out_meta = contract.decode_metadata({p.key: p.value for p in qnet.metadata_props})
     out_meta[contract.META_FRONT_END] = meta[contract.META_FRONT_END]
