@@ -30,6 +30,53 @@ constexpr int k_powers = 5;         // spectral lines of the M-th powers, M = 2,
 constexpr int k_amp_bins = 12;      // |z| over [0, 2)
 constexpr int k_iq_bins = 8;        // folded constellation over [0, 1.6)^2
 constexpr size_t k_per_set = k_powers + 3 + k_amp_bins + k_iq_bins * k_iq_bins;
+// version 2: decision-directed fits per QAM grid, and the folded histograms with the pi/4-corrected carrier
+constexpr int k_grids = 5;                  // 16, 32, 64, 128, 256QAM
+constexpr int k_dd_steps = 3;              // rounds of slicing, phase fit and taps refit
+constexpr int k_dd_phases = 4;              // initial rotations in [0, pi/2)
+constexpr int k_dd_starts = 2;             // the CMA's taps, then a plain matched filter
+constexpr double k_dd_ridge = 1e-2;         // least-squares taps: ridge = k_dd_ridge * symbols
+constexpr size_t k_v1_size = 2 * k_per_set + 1;
+constexpr size_t k_v2_size = k_v1_size + 2 * k_grids + 2 * k_iq_bins * k_iq_bins;
+
+// A QAM grid: odd levels -(m-1)..(m-1) per axis, scaled by c to unit power; cross grids leave out the
+// corners where both |levels| exceed lim.
+struct qam_grid {
+    int m;
+    int lim;  // 0: square
+    double c; // level spacing / 2
+    double inv_c;
+};
+const qam_grid k_qam[k_grids] = {
+    { 4, 0, 1.0 / std::sqrt(10.0), std::sqrt(10.0) },  { 6, 3, 1.0 / std::sqrt(20.0), std::sqrt(20.0) },
+    { 8, 0, 1.0 / std::sqrt(42.0), std::sqrt(42.0) },  { 12, 7, 1.0 / std::sqrt(82.0), std::sqrt(82.0) },
+    { 16, 0, 1.0 / std::sqrt(170.0), std::sqrt(170.0) },
+};
+
+inline int odd_level(double u, int m) // nearest odd integer to u in -(m-1)..(m-1)
+{
+    const int top = m - 1;
+    const double h = std::max(-double(m), std::min(double(m), u)) * 0.5 + 64.0; // > 0: truncation is floor
+    const int l = 2 * (int(h) - 64) + 1;
+    return std::max(-top, std::min(top, l));
+}
+
+inline cd slice(const cd& y, const qam_grid& g)
+{
+    const double ur = y.real() * g.inv_c, ui = y.imag() * g.inv_c;
+    int li = odd_level(ur, g.m), lq = odd_level(ui, g.m);
+    if (g.lim > 0 && std::abs(li) > g.lim && std::abs(lq) > g.lim) {
+        const int ai = li > 0 ? g.lim : -g.lim, aq = lq > 0 ? g.lim : -g.lim;
+        const double di = (ur - ai) * (ur - ai) + (ui - lq) * (ui - lq);
+        const double dq = (ur - li) * (ur - li) + (ui - aq) * (ui - aq);
+        if (di < dq) {
+            li = ai;
+        } else {
+            lq = aq;
+        }
+    }
+    return cd(g.c * li, g.c * lq);
+}
 
 size_t pow2_at_least(size_t n)
 {
@@ -69,6 +116,13 @@ double parabolic(const std::vector<double>& v, size_t i)
 } // namespace
 
 struct order_features::impl {
+    // The carrier found for a set (steps 5, 7, 8 share it), with its unit-power symbols.
+    struct set_carrier {
+        bool ok = false;
+        double w = 0.0, arg = 0.0; // per-symbol frequency, phase of the 4th power's line
+        std::vector<cd> z;
+    };
+
     size_t nf;  // rate search and carrier FFT size (>= 4 L)
     size_t nl;  // spectral-line FFT size (>= L)
     gr::fft::fft_complex_fwd fft_rate;
@@ -77,6 +131,8 @@ struct order_features::impl {
     std::vector<float> hann;
     std::vector<gr_complex> x, b2, sym, eq;
     std::vector<double> total, power, prefix;
+    std::vector<cd> fx, cw; // the equalizer's unit-power input at 2 samples/symbol and its taps (y = sum fx conj(cw))
+    size_t fns = 0;         // its output symbols
 
     explicit impl(size_t len)
         : nf(pow2_at_least(4 * len)),
@@ -217,6 +273,7 @@ struct order_features::impl {
     void cma()
     {
         eq.clear();
+        fns = 0;
         if (b2.size() < size_t(k_taps) + 2) {
             return;
         }
@@ -278,6 +335,244 @@ struct order_features::impl {
         for (size_t k = 0; k < ns; k++) {
             eq[k] = gr_complex(y[k]);
         }
+        fx.swap(xs);
+        cw = w;
+        fns = ns;
+    }
+
+    // The carrier of unit-power symbols z from the line of z^4 (parabolic refinement): the per-symbol
+    // frequency (radians) and the line's phase (radians, of the 4th power).
+    void carrier(const std::vector<cd>& z, double* w, double* arg)
+    {
+        const size_t n = z.size();
+        gr_complex* in = fft_rate.get_inbuf();
+        std::fill(in, in + nf, gr_complex(0.0f, 0.0f));
+        for (size_t k = 0; k < n && k < nf; k++) {
+            in[k] = gr_complex(z[k] * z[k] * z[k] * z[k]);
+        }
+        fft_rate.execute();
+        const gr_complex* spec = fft_rate.get_outbuf();
+        size_t best = 0;
+        for (size_t k = 0; k < nf; k++) {
+            total[k] = double(std::norm(spec[k]));
+            if (total[k] > total[best]) {
+                best = k;
+            }
+        }
+        double f = (double(best) + parabolic(total, best)) / double(nf);
+        if (f >= 0.5) {
+            f -= 1.0;
+        }
+        *w = 2.0 * k_pi * f / 4.0;
+        *arg = std::arg(cd(spec[best]));
+    }
+
+    // The 8 x 8 histogram over [0, 1.6)^2 of z e^{-j(ph + w k)}, phase folded into [0, pi/2).
+    static void folded(const std::vector<cd>& z, double w, double ph, float* out)
+    {
+        const size_t n = z.size();
+        cd rot = std::polar(1.0, -ph);
+        const cd step = std::polar(1.0, -w);
+        for (size_t k = 0; k < n; k++) {
+            const cd zc = z[k] * rot;
+            rot *= step;
+            double ang = std::fmod(std::arg(zc), k_pi / 2.0);
+            if (ang < 0.0) {
+                ang += k_pi / 2.0;
+            }
+            const double r = std::abs(zc);
+            const int bi = int(r * std::cos(ang) / 1.6 * k_iq_bins);
+            const int bq = int(r * std::sin(ang) / 1.6 * k_iq_bins);
+            if (bi >= 0 && bi < k_iq_bins && bq >= 0 && bq < k_iq_bins) {
+                out[size_t(bi * k_iq_bins + bq)] += float(1.0 / double(n));
+            }
+        }
+    }
+
+    // Step 8: the folded histogram of a set with the pi/4-corrected carrier phase.
+    static void corrected_histogram(const set_carrier& car, float* out)
+    {
+        std::fill(out, out + k_iq_bins * k_iq_bins, 0.0f);
+        if (car.ok) {
+            folded(car.z, car.w, (car.arg - k_pi) / 4.0, out);
+        }
+    }
+
+    // Step 7: decision-directed fits per QAM grid on the equalizer's input (fx, fns symbols); the carriers of
+    // the two starts are those of the sets after (e: the CMA's output) and before (b, one symbol earlier than
+    // the plain matched filter's first output here) the equalizer.
+    set_carrier car_b, car_e;
+
+    void dd_fits(float* out)
+    {
+        std::fill(out, out + 2 * k_grids, 0.0f);
+        const size_t ns = fns;
+        if (ns < 8 || !car_e.ok || !car_b.ok) {
+            return;
+        }
+        // Gram matrix of the taps' inputs (a rotation per symbol leaves it unchanged), ridge added; its
+        // Cholesky factor L (lower, row-major)
+        cd gm[k_taps][k_taps];
+        for (int a = 0; a < k_taps; a++) {
+            for (int b = 0; b < k_taps; b++) {
+                cd acc(0.0, 0.0);
+                for (size_t k = 0; k < ns; k++) {
+                    acc += std::conj(fx[2 * k + a]) * fx[2 * k + b];
+                }
+                gm[a][b] = acc;
+            }
+            gm[a][a] += k_dd_ridge * double(ns);
+        }
+        cd chol[k_taps][k_taps] = {};
+        for (int i = 0; i < k_taps; i++) {
+            for (int j = 0; j <= i; j++) {
+                cd acc = gm[i][j];
+                for (int k = 0; k < j; k++) {
+                    acc -= chol[i][k] * std::conj(chol[j][k]);
+                }
+                if (i == j) {
+                    chol[i][i] = std::sqrt(std::max(acc.real(), 1e-12));
+                } else {
+                    chol[i][j] = acc / chol[j][j].real();
+                }
+            }
+        }
+        auto solve = [&](const cd* rhs, cd* v) { // (L L^H) v = rhs
+            cd t[k_taps];
+            for (int i = 0; i < k_taps; i++) {
+                cd acc = rhs[i];
+                for (int k = 0; k < i; k++) {
+                    acc -= chol[i][k] * t[k];
+                }
+                t[i] = acc / chol[i][i].real();
+            }
+            for (int i = k_taps - 1; i >= 0; i--) {
+                cd acc = t[i];
+                for (int k = i + 1; k < k_taps; k++) {
+                    acc -= std::conj(chol[k][i]) * v[k];
+                }
+                v[i] = acc / chol[i][i].real();
+            }
+        };
+        std::vector<cd> y(ns), rot(ns), d(ns), u(ns);
+        auto filter = [&](const cd* v, std::vector<cd>& dst) { // dst_k = sum_j fx[2k + j] v_j
+            for (size_t k = 0; k < ns; k++) {
+                cd acc(0.0, 0.0);
+                for (int j = 0; j < k_taps; j++) {
+                    acc += fx[2 * k + j] * v[j];
+                }
+                dst[k] = acc;
+            }
+        };
+        // y = u * rot at unit power, decisions d on grid g -> mean |y - d|^2
+        auto fit = [&](const qam_grid& g) {
+            double p = 0.0;
+            for (size_t k = 0; k < ns; k++) {
+                y[k] = u[k] * rot[k];
+                p += std::norm(y[k]);
+            }
+            const double s = p > 0.0 ? 1.0 / std::sqrt(p / double(ns)) : 0.0;
+            double e = 0.0;
+            for (size_t k = 0; k < ns; k++) {
+                y[k] *= s;
+                d[k] = slice(y[k], g);
+                e += std::norm(y[k] - d[k]);
+            }
+            return e / double(ns);
+        };
+        cd starts[2][k_taps];
+        for (int j = 0; j < k_taps; j++) {
+            starts[0][j] = std::conj(cw[j]);
+            starts[1][j] = j == 2 * (k_taps / 4) ? cd(1.0, 0.0) : cd(0.0, 0.0);
+        }
+        // start 0 (y = the CMA's output): the carrier of set e; start 1 (y_k = b_{k+1}): that of set b, one
+        // symbol on
+        const double cw4[2] = { car_e.w, car_b.w };
+        const double cph[2] = { (car_e.arg - k_pi) / 4.0, (car_b.arg - k_pi) / 4.0 + car_b.w };
+        const double kc = 0.5 * double(ns - 1);
+        for (int q = 0; q < k_grids; q++) {
+            const qam_grid& g = k_qam[q];
+            const double dmin2 = 4.0 * g.c * g.c;
+            double best_res = -1.0, best_gain = 0.0;
+            for (int s0 = 0; s0 < k_dd_starts; s0++) {
+                cd v[k_taps];
+                std::copy(starts[s0], starts[s0] + k_taps, v);
+                filter(v, u);
+                // carrier of this start, then the best of k_dd_phases rotations
+                double best_a = 0.0, best_e = -1.0;
+                for (int i = 0; i < k_dd_phases; i++) {
+                    const double a = 0.5 * k_pi * double(i) / k_dd_phases;
+                    cd r = std::polar(1.0, -cph[s0] + a);
+                    const cd step = std::polar(1.0, -cw4[s0]);
+                    for (size_t k = 0; k < ns; k++) {
+                        rot[k] = r;
+                        r *= step;
+                    }
+                    const double e = fit(g);
+                    if (best_e < 0.0 || e < best_e) {
+                        best_e = e;
+                        best_a = a;
+                    }
+                }
+                {
+                    cd r = std::polar(1.0, -cph[s0] + best_a);
+                    const cd step = std::polar(1.0, -cw4[s0]);
+                    for (size_t k = 0; k < ns; k++) {
+                        rot[k] = r;
+                        r *= step;
+                    }
+                }
+                for (int it = 0; it < k_dd_steps; it++) {
+                    fit(g);
+                    // linear phase of y against d (small-angle, weights |d|^2): phi_k ~ a + b (k - kc)
+                    double s0w = 0.0, s1 = 0.0, s2 = 0.0, r0 = 0.0, r1 = 0.0;
+                    for (size_t k = 0; k < ns; k++) {
+                        const double t = double(k) - kc;
+                        const double wgt = std::norm(d[k]);
+                        const double im = (y[k] * std::conj(d[k])).imag();
+                        s0w += wgt;
+                        s1 += wgt * t;
+                        s2 += wgt * t * t;
+                        r0 += im;
+                        r1 += im * t;
+                    }
+                    const double det = s0w * s2 - s1 * s1;
+                    if (det > 0.0) {
+                        const double a = (r0 * s2 - r1 * s1) / det;
+                        const double b = (s0w * r1 - s1 * r0) / det;
+                        cd r = std::polar(1.0, -(a - b * kc));
+                        const cd step = std::polar(1.0, -b);
+                        for (size_t k = 0; k < ns; k++) {
+                            rot[k] *= r;
+                            r *= step;
+                        }
+                    }
+                    // least-squares taps: min sum |rot_k (fx_k . v) - d_k|^2
+                    cd rhs[k_taps] = {};
+                    for (size_t k = 0; k < ns; k++) {
+                        const cd t = std::conj(rot[k]) * d[k];
+                        for (int j = 0; j < k_taps; j++) {
+                            rhs[j] += std::conj(fx[2 * k + j]) * t;
+                        }
+                    }
+                    solve(rhs, v);
+                    filter(v, u);
+                }
+                const double res = fit(g);
+                if (best_res < 0.0 || res < best_res) {
+                    cd num(0.0, 0.0);
+                    double den = 0.0;
+                    for (size_t k = 0; k < ns; k++) {
+                        num += y[k] * std::conj(d[k]);
+                        den += std::norm(d[k]);
+                    }
+                    best_res = res;
+                    best_gain = den > 0.0 ? std::abs(num) / den : 0.0;
+                }
+            }
+            out[2 * q] = float(std::log(best_res / dmin2 + 1e-6));
+            out[2 * q + 1] = float(best_gain);
+        }
     }
 
     double line(const std::vector<cd>& um) // max_f |mean(um e^{-j 2 pi f k})|
@@ -298,8 +593,11 @@ struct order_features::impl {
     }
 
     // Step 5: the features of one set of symbol-spaced samples.
-    void set_features(const std::vector<gr_complex>& z0, float* out)
+    void set_features(const std::vector<gr_complex>& z0, float* out, set_carrier* car = nullptr)
     {
+        if (car) {
+            car->ok = false;
+        }
         std::fill(out, out + k_per_set, 0.0f);
         const size_t n = z0.size();
         if (n < 8) {
@@ -351,54 +649,35 @@ struct order_features::impl {
         }
         o += k_amp_bins;
         // carrier from the line of z^4 (parabolic refinement), then the phase folded into [0, pi/2)
-        gr_complex* in = fft_rate.get_inbuf();
-        std::fill(in, in + nf, gr_complex(0.0f, 0.0f));
-        for (size_t k = 0; k < n && k < nf; k++) {
-            in[k] = gr_complex(z[k] * z[k] * z[k] * z[k]);
-        }
-        fft_rate.execute();
-        const gr_complex* spec = fft_rate.get_outbuf();
-        size_t best = 0;
-        for (size_t k = 0; k < nf; k++) {
-            total[k] = double(std::norm(spec[k]));
-            if (total[k] > total[best]) {
-                best = k;
-            }
-        }
-        double f = (double(best) + parabolic(total, best)) / double(nf);
-        if (f >= 0.5) {
-            f -= 1.0;
-        }
-        const double w = 2.0 * k_pi * f / 4.0;
-        const double ph = std::arg(cd(spec[best])) / 4.0;
-        cd rot = std::polar(1.0, -ph);
-        const cd step = std::polar(1.0, -w);
-        for (size_t k = 0; k < n; k++) {
-            const cd zc = z[k] * rot;
-            rot *= step;
-            double ang = std::fmod(std::arg(zc), k_pi / 2.0);
-            if (ang < 0.0) {
-                ang += k_pi / 2.0;
-            }
-            const double r = std::abs(zc);
-            const int bi = int(r * std::cos(ang) / 1.6 * k_iq_bins);
-            const int bq = int(r * std::sin(ang) / 1.6 * k_iq_bins);
-            if (bi >= 0 && bi < k_iq_bins && bq >= 0 && bq < k_iq_bins) {
-                out[o + size_t(bi * k_iq_bins + bq)] += float(1.0 / double(n));
-            }
+        double w = 0.0, arg = 0.0;
+        carrier(z, &w, &arg);
+        folded(z, w, arg / 4.0, out + o);
+        if (car) {
+            car->ok = true;
+            car->w = w;
+            car->arg = arg;
+            car->z.swap(z);
         }
     }
 };
 
-size_t order_features::feature_size() { return 2 * k_per_set + 1; }
+size_t order_features::feature_size(int v)
+{
+    if (v < min_version || v > version) {
+        throw std::invalid_argument("order_features: version must be " + std::to_string(min_version) + ".." +
+                                    std::to_string(version) + ", got " + std::to_string(v));
+    }
+    return v == 1 ? k_v1_size : k_v2_size;
+}
 
-order_features::order_features(size_t frame_len)
-    : d_len(frame_len), d_impl(nullptr)
+order_features::order_features(size_t frame_len, int v)
+    : d_len(frame_len), d_version(v), d_impl(nullptr)
 {
     if (frame_len < min_frame_len || frame_len > size_t(1) << 20) {
         throw std::invalid_argument("order_features: frame_len must be in 128..2^20, got " +
                                     std::to_string(frame_len));
     }
+    feature_size(v); // checks the version
     d_impl.reset(new impl(frame_len));
 }
 
@@ -407,7 +686,7 @@ order_features::~order_features() = default;
 bool order_features::compute(const gr_complex* frame, float* out)
 {
     impl& m = *d_impl;
-    std::fill(out, out + feature_size(), 0.0f);
+    std::fill(out, out + size(), 0.0f);
     d_last_sps = 0.0;
     d_last_t0 = 0.0;
     double p = 0.0;
@@ -432,9 +711,16 @@ bool order_features::compute(const gr_complex* frame, float* out)
         m.sym.push_back(m.b2[i]);
     }
     m.cma();
-    m.set_features(m.sym, out);
-    m.set_features(m.eq, out + k_per_set);
+    const bool v2 = d_version >= 2;
+    m.set_features(m.sym, out, v2 ? &m.car_b : nullptr);
+    m.set_features(m.eq, out + k_per_set, v2 ? &m.car_e : nullptr);
     out[2 * k_per_set] = float(std::log(sps));
+    if (v2) {
+        float* o = out + k_v1_size;
+        m.dd_fits(o);
+        m.corrected_histogram(m.car_e, o + 2 * k_grids);
+        m.corrected_histogram(m.car_b, o + 2 * k_grids + k_iq_bins * k_iq_bins);
+    }
     return true;
 }
 

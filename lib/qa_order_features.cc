@@ -8,6 +8,7 @@
 #include <complex>
 #include <limits>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <vector>
 
@@ -25,17 +26,17 @@ double rrc(double t, double b) // root raised cosine, t in symbols
     return (std::sin(pi * t * (1 - b)) + 4 * b * t * std::cos(pi * t * (1 + b))) / (pi * t * (1 - 16 * b * b * t * t));
 }
 
-// M-PSK at sps samples per symbol, roll-off 0.3, first symbol instant at sample tau; a second path
-// `late` symbols later with gain g2 (0: none).
-std::vector<gr_complex> psk(size_t n, int m, double sps, double tau, unsigned seed, double late = 0.0,
-                            std::complex<double> g2 = 0.0)
+// Symbols drawn from `points` at sps samples per symbol, roll-off 0.3, first symbol instant at sample tau; a
+// second path `late` symbols later with gain g2 (0: none).
+std::vector<gr_complex> linear(size_t n, const std::vector<std::complex<double>>& points, double sps, double tau,
+                               unsigned seed, double late = 0.0, std::complex<double> g2 = 0.0)
 {
     std::mt19937 g(seed);
-    std::uniform_int_distribution<int> d(0, m - 1);
+    std::uniform_int_distribution<int> d(0, int(points.size()) - 1);
     const int nsym = int(n / sps) + 20;
     std::vector<std::complex<double>> a(nsym);
     for (auto& v : a)
-        v = std::polar(1.0, 2 * pi * d(g) / m + pi / m);
+        v = points[d(g)];
     std::vector<gr_complex> x(n);
     for (size_t i = 0; i < n; i++) {
         std::complex<double> acc = 0.0;
@@ -51,22 +52,85 @@ std::vector<gr_complex> psk(size_t n, int m, double sps, double tau, unsigned se
     return x;
 }
 
+std::vector<gr_complex> psk(size_t n, int m, double sps, double tau, unsigned seed, double late = 0.0,
+                            std::complex<double> g2 = 0.0)
+{
+    std::vector<std::complex<double>> p(m);
+    for (int k = 0; k < m; k++)
+        p[k] = std::polar(1.0, 2 * pi * k / m + pi / m);
+    return linear(n, p, sps, tau, seed, late, g2);
+}
+
+std::vector<std::complex<double>> square_qam(int m) // m x m odd levels (unnormalized: the front end scales)
+{
+    std::vector<std::complex<double>> p;
+    for (int i = 0; i < m; i++)
+        for (int q = 0; q < m; q++)
+            p.emplace_back(2 * i - (m - 1), 2 * q - (m - 1));
+    return p;
+}
+
 std::vector<float> features(order_features& f, const std::vector<gr_complex>& x)
 {
-    std::vector<float> out(order_features::feature_size());
+    std::vector<float> out(f.size());
     BOOST_REQUIRE(f.compute(x.data(), out.data()));
     return out;
 }
 
 // offsets of the feature sets (b: before the equalizer, e: after), see order_features.h
-const size_t set_size = (order_features::feature_size() - 1) / 2;
+const size_t set_size = (order_features::feature_size(1) - 1) / 2;
+const size_t dd_fits = order_features::feature_size(1); // version 2: (log residual, gain) per grid 16..256QAM
 const size_t line8 = 2; // the 8th power's line: index 2 of M = 2, 4, 8, 16, 32
 } // namespace
 
 BOOST_AUTO_TEST_CASE(feature_layout)
 {
-    BOOST_CHECK_EQUAL(order_features::feature_size(), 2 * (5 + 3 + 12 + 64) + 1);
+    BOOST_CHECK_EQUAL(order_features::feature_size(1), 2 * (5 + 3 + 12 + 64) + 1);
+    BOOST_CHECK_EQUAL(order_features::feature_size(), 169 + 2 * 5 + 2 * 64);
+    BOOST_CHECK_EQUAL(order_features::version, 2);
     BOOST_CHECK_THROW(order_features(64), std::invalid_argument);
+    BOOST_CHECK_THROW(order_features(1024, 0), std::invalid_argument);
+    BOOST_CHECK_THROW(order_features(1024, 3), std::invalid_argument);
+    BOOST_CHECK_THROW(order_features::feature_size(3), std::invalid_argument);
+    // version 2 extends version 1: the same first 169 features
+    order_features f1(1024, 1), f2(1024);
+    BOOST_CHECK_EQUAL(f1.size(), 169u);
+    auto x = psk(1024, 8, 6.1, 2.5, 9);
+    auto a = features(f1, x), b = features(f2, x);
+    for (size_t i = 0; i < a.size(); i++)
+        BOOST_CHECK_EQUAL(a[i], b[i]);
+}
+
+BOOST_AUTO_TEST_CASE(decision_directed_fits_find_the_qam_grid)
+{
+    // clean 16QAM and 64QAM, and both behind a second path a quarter symbol late and 2 dB down: the fit to
+    // the frame's own grid is close, to every other grid far (log(residual / d_min^2), random ~ log(1/6));
+    // the 64QAM fit does not converge on every frame (one in 8 here)
+    order_features f(1024);
+    const int grids[5] = { 4, 6, 8, 12, 16 }; // levels per axis of 16, 32, 64, 128, 256QAM
+    for (int own : { 0, 2 }) {
+        int close = 0;
+        for (double late : { 0.0, 0.25 }) {
+            for (unsigned s = 0; s < 4; s++) {
+                auto v = features(f, linear(1024, square_qam(grids[own]), 7.3, 1.0 + s, 40 + s, late,
+                                            std::polar(0.79, 1.3)));
+                std::ostringstream m;
+                for (int q = 0; q < 5; q++)
+                    m << " " << v[dd_fits + 2 * q];
+                BOOST_TEST_MESSAGE("QAM grid " << grids[own] << "x" << grids[own] << " late " << late
+                                               << ": log residuals" << m.str());
+                if (own == 0) {
+                    BOOST_CHECK_LT(v[dd_fits], -5.0f);
+                    BOOST_CHECK_GT(v[dd_fits + 1], 0.95f); // gain near 1 on its own grid
+                }
+                close += v[dd_fits + 2 * own] < -3.0f;
+                for (int q = 0; q < 5; q++)
+                    if (q != own)
+                        BOOST_CHECK_GT(v[dd_fits + 2 * q], -2.6f);
+            }
+        }
+        BOOST_CHECK_GE(close, own == 0 ? 8 : 7);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(symbol_rate_and_timing_are_found_blind)
@@ -124,7 +188,7 @@ BOOST_AUTO_TEST_CASE(gain_and_carrier_phase_do_not_matter)
 BOOST_AUTO_TEST_CASE(unusable_frames_give_zeros)
 {
     order_features f(256);
-    std::vector<float> out(order_features::feature_size(), 5.0f);
+    std::vector<float> out(f.size(), 5.0f);
     std::vector<gr_complex> z(256, gr_complex(0, 0));
     BOOST_CHECK(!f.compute(z.data(), out.data()));
     for (float v : out)

@@ -49,8 +49,14 @@ META_FRONT_END = "amc.front_end"            # JSON, optional: the graph's second
                                             # "size": F} (docs/classifier.md, "Front ends")
 META_FUSION = "amc.fusion"                  # JSON, optional: how a fusion head was trained (gr-amc fuse)
 
-#: Front ends a model file may name in amc.front_end: name -> the version this module computes.
-FRONT_ENDS = {"order-features": 1}
+#: Front ends a model file may name in amc.front_end: name -> the versions this module computes (the last is
+#: the one new fusion heads get) and their sizes (features per frame).
+FRONT_ENDS = {"order-features": {1: 169, 2: 307}}
+
+
+def front_end_version(name):
+    """The latest version of a front end this module computes (what `gr-amc fuse` writes)."""
+    return max(FRONT_ENDS[name])
 
 REQUIRED_META = (META_CLASSES, META_FRAME_LENGTH, META_INPUT_LAYOUT, META_REPRESENTATION,
                  META_NORMALIZATION)
@@ -137,11 +143,15 @@ def parse_front_end(value):
     if name not in FRONT_ENDS:
         raise ValueError(f"{META_FRONT_END} names the front end {name!r}, which this gr-amc does not have; "
                          f"known: {', '.join(FRONT_ENDS)}")
-    if value["version"] != FRONT_ENDS[name]:
+    versions = FRONT_ENDS[name]
+    if isinstance(value["version"], bool) or value["version"] not in versions:
         raise ValueError(f"{META_FRONT_END}: the model needs {name} version {value['version']!r}; this gr-amc "
-                         f"computes version {FRONT_ENDS[name]} (retrain or update gr-amc)")
+                         f"computes versions {', '.join(map(str, versions))} (retrain or update gr-amc)")
     if not isinstance(value["input"], str) or not isinstance(value["size"], int) or value["size"] < 1:
         raise ValueError(f"{META_FRONT_END}: input must be a name and size a positive integer, got {value!r}")
+    if value["size"] != versions[value["version"]]:
+        raise ValueError(f"{META_FRONT_END}: {name} version {value['version']} makes {versions[value['version']]} "
+                         f"features, the model says size {value['size']}")
     return dict(value)
 
 

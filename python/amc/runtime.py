@@ -71,12 +71,14 @@ def contract_input(frames, meta):
                        meta[contract.META_INPUT_LAYOUT])[0]
 
 
-def order_features_of(x, representation, layout):
-    """amc.order_features (the C++ front end) of the frames a network input x holds: float32 (n, F)."""
+def order_features_of(x, representation, layout, version=None):
+    """amc.order_features (the C++ front end; version: of the feature definition, default the latest) of the
+    frames a network input x holds: float32 (n, F)."""
     if _order_features is None:
         raise RuntimeError("the order-feature front end (amc.order_features) needs gr-amc's compiled module "
                            "(gnuradio.amc.amc_python), which is not importable here")
-    return np.asarray(_order_features(contract.from_model_input(x, representation, layout)), np.float32)
+    version = contract.front_end_version("order-features") if version is None else int(version)
+    return np.asarray(_order_features(contract.from_model_input(x, representation, layout), version), np.float32)
 
 
 def front_end_features(x, meta):
@@ -84,7 +86,7 @@ def front_end_features(x, meta):
     output of model_input): the C++ kernel amc.order_features on the frames x holds.  RuntimeError without the
     compiled module."""
     fe = contract.parse_front_end(meta[contract.META_FRONT_END])
-    out = order_features_of(x, meta[contract.META_REPRESENTATION], meta[contract.META_INPUT_LAYOUT])
+    out = order_features_of(x, meta[contract.META_REPRESENTATION], meta[contract.META_INPUT_LAYOUT], fe["version"])
     if out.shape[1] != fe["size"]:
         raise ValueError(f"the model's front end takes {fe['size']} features; amc.order_features makes {out.shape[1]}")
     return out

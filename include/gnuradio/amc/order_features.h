@@ -33,30 +33,46 @@ namespace amc {
  *     (from the 4th power's line) and folding the phase into [0, pi/2);
  *  6. the natural log of the estimated samples per symbol.
  *
- * That is 2 * (5 + 3 + 12 + 64) + 1 = feature_size() floats, in that order (b first). The frame is scaled
+ * That is 2 * (5 + 3 + 12 + 64) + 1 = 169 floats, in that order (b first): version 1.  Version 2 (the default)
+ * appends 138 floats, 307 in all:
+ *  7. decision-directed fits per QAM grid (16, 32, 64, 128, 256QAM, unit power): from two starts (the CMA's
+ *     taps and a plain matched filter) the carrier from the 4th power's line (its mean is negative real for
+ *     QPSK and QAM: pi/4 taken off) and the best of 4 phase rotations in [0, pi/2), then 3 rounds of
+ *     slicing to the grid, a linear phase fit of the decisions and a least-squares refit of the 7 taps;
+ *     per grid the natural log of (mean squared distance to the grid / the grid's squared minimum distance
+ *     + 1e-6) and the gain |sum y d*| / sum |d|^2 of the better start: 10 floats;
+ *  8. the 8 x 8 folded constellation histogram of 5 again, with the carrier phase of 7, after (e) and
+ *     before (b) the equalizer: 128 floats.
+ * The frame is scaled
  * to unit power first; an all-zero frame, one that is too short (under 128 samples) or that holds NaN/Inf
  * gives all-zero features. Deterministic; one object per thread (it owns its FFT plans and buffers).
  */
 class AMC_API order_features
 {
 public:
-    //! Version of the feature definition written into model files (amc.front_end).
-    static constexpr int version = 1;
-    //! Number of features per frame.
-    static size_t feature_size();
+    //! Latest version of the feature definition (written into model files, amc.front_end).
+    static constexpr int version = 2;
+    //! Oldest version still computed.
+    static constexpr int min_version = 1;
+    //! Number of features per frame of a version (169 for 1, 307 for 2).
+    static size_t feature_size(int version = order_features::version);
     //! Shortest frame accepted (shorter frames give zeros).
     static constexpr size_t min_frame_len = 128;
 
-    explicit order_features(size_t frame_len);
+    //! Throws std::invalid_argument for a frame_len outside 128..2^20 or a version outside min_version..version.
+    explicit order_features(size_t frame_len, int version = order_features::version);
     ~order_features();
     order_features(const order_features&) = delete;
     order_features& operator=(const order_features&) = delete;
 
-    //! Features of one frame of frame_len() samples into out[0 .. feature_size()).
+    //! Features of one frame of frame_len() samples into out[0 .. size()).
     //! Returns false (features all zero) for a zero, too short or non-finite frame.
     bool compute(const gr_complex* frame, float* out);
 
     size_t frame_len() const { return d_len; }
+    //! The version this object computes and its number of features.
+    int feature_version() const { return d_version; }
+    size_t size() const { return feature_size(d_version); }
     //! Samples per symbol estimated for the last frame (0 if none).
     double last_samples_per_symbol() const { return d_last_sps; }
     //! Timing (time of a symbol instant, samples) estimated for the last frame.
@@ -65,6 +81,7 @@ public:
 private:
     struct impl;
     size_t d_len;
+    int d_version;
     double d_last_sps = 0.0;
     double d_last_t0 = 0.0;
     std::unique_ptr<impl> d_impl;

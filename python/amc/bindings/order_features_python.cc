@@ -6,7 +6,7 @@
  * BINDTOOL_GEN_AUTOMATIC(0)
  * BINDTOOL_USE_PYGCCXML(0)
  * BINDTOOL_HEADER_FILE(order_features.h)
- * BINDTOOL_HEADER_FILE_HASH(6bb43551043fb060a75c86fc84976e92)
+ * BINDTOOL_HEADER_FILE_HASH(9010ca965b9c959a68afe798224f8a25)
  */
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -34,28 +34,28 @@ void check_frames(const carray& frames, const char* what)
     }
 }
 
-// One front end per thread and frame length: its FFT plans are made once.
-gr::amc::order_features& front_end(size_t len)
+// One front end per thread, frame length and version: its FFT plans are made once.
+gr::amc::order_features& front_end(size_t len, int version)
 {
     thread_local std::unique_ptr<gr::amc::order_features> f;
-    if (!f || f->frame_len() != len) {
-        f.reset(new gr::amc::order_features(len));
+    if (!f || f->frame_len() != len || f->feature_version() != version) {
+        f.reset(new gr::amc::order_features(len, version));
     }
     return *f;
 }
 
-py::array order_features(carray frames)
+py::array order_features(carray frames, int version)
 {
     check_frames(frames, "order_features");
     const size_t n = static_cast<size_t>(frames.shape(0));
     const size_t len = static_cast<size_t>(frames.shape(1));
-    const size_t nf = gr::amc::order_features::feature_size();
+    const size_t nf = gr::amc::order_features::feature_size(version); // throws for an unknown version
     py::array_t<float> out({ static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(nf) });
     const gr_complex* src = frames.data();
     float* dst = out.mutable_data();
     {
         py::gil_scoped_release release;
-        gr::amc::order_features& f = front_end(len);
+        gr::amc::order_features& f = front_end(len, version);
         for (size_t i = 0; i < n; i++) {
             f.compute(src + i * len, dst + i * nf);
         }
@@ -74,8 +74,8 @@ py::tuple blind_symbol_rate(carray frames)
     double* t = t0.mutable_data();
     {
         py::gil_scoped_release release;
-        gr::amc::order_features& f = front_end(len);
-        std::vector<float> tmp(gr::amc::order_features::feature_size());
+        gr::amc::order_features& f = front_end(len, 1); // steps 1-2 are those of every version
+        std::vector<float> tmp(f.size());
         for (size_t i = 0; i < n; i++) {
             f.compute(src + i * len, tmp.data());
             s[i] = f.last_samples_per_symbol();
@@ -88,8 +88,12 @@ py::tuple blind_symbol_rate(carray frames)
 
 void bind_order_features(py::module& m)
 {
-    m.def("order_features", &order_features, py::arg("frames"), D(order_features));
+    m.def("order_features", &order_features, py::arg("frames"),
+          py::arg("version") = int(gr::amc::order_features::version), D(order_features));
+    m.def("order_features_size", [](int v) { return gr::amc::order_features::feature_size(v); },
+          py::arg("version"), "Number of order features per frame of a version (169 for 1, 307 for 2).");
     m.def("blind_symbol_rate", &blind_symbol_rate, py::arg("frames"), D(blind_symbol_rate));
     m.attr("ORDER_FEATURES_SIZE") = gr::amc::order_features::feature_size();
     m.attr("ORDER_FEATURES_VERSION") = gr::amc::order_features::version;
+    m.attr("ORDER_FEATURES_MIN_VERSION") = gr::amc::order_features::min_version;
 }

@@ -32,9 +32,10 @@ from ..model_file import read_contract
 VALIDATION_OFFSET = 1 << 40
 
 
-def head_data(net_bytes, meta, presets, n, seed, shard_size=8, chunk=2048, log=None):
+def head_data(net_bytes, meta, presets, n, seed, shard_size=8, chunk=2048, log=None, version=None):
     """(logits float32 (n, C), features float32 (n, F), labels int64, snrs) for n frames drawn from the presets
-    (equal parts; preset i with seed + i), through the network's input path and the front end."""
+    (equal parts; preset i with seed + i), through the network's input path and the front end (version: of
+    order-features, default the latest)."""
     sess = runtime.session(net_bytes, threads=1)
     name = sess.get_inputs()[0].name
     classes = list(meta[contract.META_CLASSES])
@@ -50,7 +51,8 @@ def head_data(net_bytes, meta, presets, n, seed, shard_size=8, chunk=2048, log=N
             xin, _ = runtime.model_input(x, meta[contract.META_NORMALIZATION], meta[contract.META_REPRESENTATION],
                                          meta[contract.META_INPUT_LAYOUT])
             logits = np.concatenate([sess.run(None, {name: xin[j:j + 256]})[0] for j in range(0, len(xin), 256)])
-            feats = runtime.order_features_of(xin, meta[contract.META_REPRESENTATION], meta[contract.META_INPUT_LAYOUT])
+            feats = runtime.order_features_of(xin, meta[contract.META_REPRESENTATION], meta[contract.META_INPUT_LAYOUT],
+                                              version)
             parts.append((logits.astype(np.float32), feats, np.asarray(lab, np.int64), np.asarray(snr, np.float32)))
             done += k
             if log:
@@ -126,9 +128,10 @@ def train_head(train, val, hidden=128, epochs=30, lr=1e-3, batch_size=256, seed=
     return head.eval(), history, base_val
 
 
-def compose(net_proto, head, meta, fusion_info):
+def compose(net_proto, head, meta, fusion_info, version=None):
     """The network and a trained head as one ONNX model (bytes): inputs = the network's input and
-    FEATURE_INPUT, output = refined logits; the contract gets amc.front_end and amc.fusion."""
+    FEATURE_INPUT, output = refined logits; the contract gets amc.front_end (order-features at `version`,
+    default the latest) and amc.fusion."""
     import onnx
     import onnx.compose
     import torch
@@ -147,7 +150,11 @@ def compose(net_proto, head, meta, fusion_info):
     net_out = net_proto.graph.output[0].name
     out_meta = {k: v for k, v in meta.items() if k not in (contract.META_FRONT_END, contract.META_FUSION)}
     out_meta[contract.META_OUTPUT] = "logits"
-    out_meta[contract.META_FRONT_END] = {"name": "order-features", "version": contract.FRONT_ENDS["order-features"],
+    version = contract.front_end_version("order-features") if version is None else int(version)
+    if n_feat != contract.FRONT_ENDS["order-features"][version]:
+        raise ValueError(f"the head takes {n_feat} features; order-features version {version} makes "
+                         f"{contract.FRONT_ENDS['order-features'][version]}")
+    out_meta[contract.META_FRONT_END] = {"name": "order-features", "version": version,
                                          "input": FEATURE_INPUT, "size": n_feat}
     out_meta[contract.META_FUSION] = dict(fusion_info, network_output=net_out)
     merged = join(net_proto, hp, out_meta)
