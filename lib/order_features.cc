@@ -53,6 +53,49 @@ const qam_grid k_qam[k_grids] = {
     { 16, 0, 1.0 / std::sqrt(170.0), std::sqrt(170.0) },
 };
 
+// The rings of a grid at unit power: |p|^2 and the mean of (p/|p|)^4 over the ring's points (real by the
+// grid's symmetry), sorted by |p|^2.
+struct grid_rings {
+    std::vector<double> r2, u4;
+    explicit grid_rings(const qam_grid& g)
+    {
+        std::vector<std::pair<double, double>> pts; // (r2, Re u^4)
+        for (int i = -(g.m - 1); i <= g.m - 1; i += 2) {
+            for (int q = -(g.m - 1); q <= g.m - 1; q += 2) {
+                if (g.lim > 0 && std::abs(i) > g.lim && std::abs(q) > g.lim) {
+                    continue;
+                }
+                const cd p(g.c * i, g.c * q);
+                const cd u = p / std::abs(p);
+                pts.emplace_back(std::norm(p), ((u * u) * (u * u)).real());
+            }
+        }
+        std::sort(pts.begin(), pts.end());
+        for (size_t a = 0; a < pts.size();) {
+            size_t b = a;
+            double sum = 0.0;
+            while (b < pts.size() && pts[b].first - pts[a].first < 1e-9) {
+                sum += pts[b].second;
+                b++;
+            }
+            r2.push_back(pts[a].first);
+            u4.push_back(sum / double(b - a));
+            a = b;
+        }
+    }
+    double weight(double a2) const // E[u^4] of the ring nearest |z|^2 = a2
+    {
+        const auto it = std::lower_bound(r2.begin(), r2.end(), a2);
+        size_t i = size_t(it - r2.begin());
+        if (i == r2.size() || (i > 0 && a2 - r2[i - 1] < r2[i] - a2)) {
+            i--;
+        }
+        return u4[i];
+    }
+};
+const grid_rings k_rings32(k_qam[1]), k_rings128(k_qam[3]);
+constexpr double k_max_cfo = 0.05; // cycles per symbol searched by the cross grids' carrier
+
 inline int odd_level(double u, int m) // nearest odd integer to u in -(m-1)..(m-1)
 {
     const int top = m - 1;
@@ -130,7 +173,7 @@ struct order_features::impl {
     std::vector<double> table;  // RRC at k_table points per symbol over [-k_span, k_span]
     std::vector<float> hann;
     std::vector<gr_complex> x, b2, sym, eq;
-    std::vector<double> total, power, prefix;
+    std::vector<double> total, power, prefix, linepw;
     std::vector<cd> fx, cw; // the equalizer's unit-power input at 2 samples/symbol and its taps (y = sum fx conj(cw))
     size_t fns = 0;         // its output symbols
 
@@ -144,7 +187,8 @@ struct order_features::impl {
           x(len),
           total(pow2_at_least(4 * len)),
           power(len),
-          prefix(pow2_at_least(4 * len) + 1)
+          prefix(pow2_at_least(4 * len) + 1),
+          linepw(pow2_at_least(len))
     {
         for (size_t i = 0; i < table.size(); i++) {
             table[i] = rrc_value(double(i) / k_table - k_span);
@@ -398,6 +442,45 @@ struct order_features::impl {
         }
     }
 
+    // The ring-weighted 4th-power carrier of z (scaled by sqrt(g) to unit power) for a grid: per-symbol
+    // frequency and phase of the largest line within +-k_max_cfo cycles per symbol (the weighted mean is
+    // positive real at the right phase).
+    void ring_carrier(const std::vector<cd>& z, double g, const grid_rings& rg, double* w, double* ph)
+    {
+        gr_complex* in = fft_line.get_inbuf();
+        std::fill(in, in + nl, gr_complex(0.0f, 0.0f));
+        const size_t n = std::min(z.size(), nl);
+        for (size_t k = 0; k < n; k++) {
+            const double a2 = std::norm(z[k]);
+            if (a2 > 0.0) {
+                const cd u2 = z[k] * z[k] / a2;
+                in[k] = gr_complex(u2 * u2 * rg.weight(a2 * g));
+            }
+        }
+        fft_line.execute();
+        const gr_complex* spec = fft_line.get_outbuf();
+        const long half = long(std::floor(4.0 * k_max_cfo * double(nl)));
+        std::vector<double>& pw = linepw;
+        size_t best = 0;
+        for (size_t k = 0; k < nl; k++) {
+            pw[k] = double(std::norm(spec[k]));
+        }
+        double top = -1.0;
+        for (long i = -half; i <= half; i++) {
+            const size_t k = size_t((i + long(nl)) % long(nl));
+            if (pw[k] > top) {
+                top = pw[k];
+                best = k;
+            }
+        }
+        double f = (double(best) + parabolic(pw, best)) / double(nl);
+        if (f >= 0.5) {
+            f -= 1.0;
+        }
+        *w = 2.0 * k_pi * f / 4.0;
+        *ph = std::arg(cd(spec[best])) / 4.0;
+    }
+
     // Step 7: decision-directed fits per QAM grid on the equalizer's input (fx, fns symbols); the carriers of
     // the two starts are those of the sets after (e: the CMA's output) and before (b, one symbol earlier than
     // the plain matched filter's first output here) the equalizer.
@@ -487,40 +570,72 @@ struct order_features::impl {
         }
         // start 0 (y = the CMA's output): the carrier of set e; start 1 (y_k = b_{k+1}): that of set b, one
         // symbol on
-        const double cw4[2] = { car_e.w, car_b.w };
-        const double cph[2] = { (car_e.arg - k_pi) / 4.0, (car_b.arg - k_pi) / 4.0 + car_b.w };
+        double cw4[2] = { car_e.w, car_b.w };
+        double cph[2] = { (car_e.arg - k_pi) / 4.0, (car_b.arg - k_pi) / 4.0 + car_b.w };
+        // the cross grids' 4th-power line is weak (its mean over the grid: -0.19 and -0.18 against -0.6 to -0.68
+        // for the square ones): their carrier weighs each (z/|z|)^4 by its ring's mean, searched within
+        // +-k_max_cfo cycles per symbol
+        double xw4[2][2], xph[2][2]; // [cross grid][start]
+        {
+            std::vector<cd> z0(ns);
+            for (int s0 = 0; s0 < k_dd_starts; s0++) {
+                filter(starts[s0], z0);
+                double p = 0.0;
+                for (const auto& v : z0) {
+                    p += std::norm(v);
+                }
+                const double g = p > 0.0 ? double(ns) / p : 0.0; // 1 / mean power
+                for (int c = 0; c < 2; c++) {
+                    const grid_rings& rg = c == 0 ? k_rings32 : k_rings128;
+                    ring_carrier(z0, g, rg, &xw4[c][s0], &xph[c][s0]);
+                }
+            }
+        }
         const double kc = 0.5 * double(ns - 1);
+        // the fits of the coarse grids are the third start of the fine ones whose points cluster around
+        // theirs at unit power: 64 and 256QAM around 16QAM's, 128QAM around 32QAM's
+        const int coarse[k_grids] = { -1, -1, 0, 1, 0 };
+        std::vector<cd> kept_v(size_t(k_grids) * k_taps), kept_rot(size_t(k_grids) * ns);
         for (int q = 0; q < k_grids; q++) {
             const qam_grid& g = k_qam[q];
             const double dmin2 = 4.0 * g.c * g.c;
             double best_res = -1.0, best_gain = 0.0;
-            for (int s0 = 0; s0 < k_dd_starts; s0++) {
+            const int n_starts = coarse[q] < 0 ? k_dd_starts : k_dd_starts + 1;
+            for (int s0 = 0; s0 < n_starts; s0++) {
                 cd v[k_taps];
-                std::copy(starts[s0], starts[s0] + k_taps, v);
-                filter(v, u);
-                // carrier of this start, then the best of k_dd_phases rotations
-                double best_a = 0.0, best_e = -1.0;
-                for (int i = 0; i < k_dd_phases; i++) {
-                    const double a = 0.5 * k_pi * double(i) / k_dd_phases;
-                    cd r = std::polar(1.0, -cph[s0] + a);
-                    const cd step = std::polar(1.0, -cw4[s0]);
+                if (s0 < k_dd_starts) {
+                    std::copy(starts[s0], starts[s0] + k_taps, v);
+                    filter(v, u);
+                    // carrier of this start, then the best of k_dd_phases rotations
+                    const bool cross = g.lim > 0;
+                    const double w0 = cross ? xw4[q == 1 ? 0 : 1][s0] : cw4[s0];
+                    const double ph0 = cross ? xph[q == 1 ? 0 : 1][s0] : cph[s0];
+                    double best_a = 0.0, best_e = -1.0;
+                    for (int i = 0; i < k_dd_phases; i++) {
+                        const double a = 0.5 * k_pi * double(i) / k_dd_phases;
+                        cd r = std::polar(1.0, -ph0 + a);
+                        const cd step = std::polar(1.0, -w0);
+                        for (size_t k = 0; k < ns; k++) {
+                            rot[k] = r;
+                            r *= step;
+                        }
+                        const double e = fit(g);
+                        if (best_e < 0.0 || e < best_e) {
+                            best_e = e;
+                            best_a = a;
+                        }
+                    }
+                    cd r = std::polar(1.0, -ph0 + best_a);
+                    const cd step = std::polar(1.0, -w0);
                     for (size_t k = 0; k < ns; k++) {
                         rot[k] = r;
                         r *= step;
                     }
-                    const double e = fit(g);
-                    if (best_e < 0.0 || e < best_e) {
-                        best_e = e;
-                        best_a = a;
-                    }
-                }
-                {
-                    cd r = std::polar(1.0, -cph[s0] + best_a);
-                    const cd step = std::polar(1.0, -cw4[s0]);
-                    for (size_t k = 0; k < ns; k++) {
-                        rot[k] = r;
-                        r *= step;
-                    }
+                } else {
+                    const size_t c = size_t(coarse[q]);
+                    std::copy(&kept_v[c * k_taps], &kept_v[c * k_taps] + k_taps, v);
+                    std::copy(&kept_rot[c * ns], &kept_rot[c * ns] + ns, rot.begin());
+                    filter(v, u);
                 }
                 for (int it = 0; it < k_dd_steps; it++) {
                     fit(g);
@@ -568,6 +683,8 @@ struct order_features::impl {
                     }
                     best_res = res;
                     best_gain = den > 0.0 ? std::abs(num) / den : 0.0;
+                    std::copy(v, v + k_taps, &kept_v[size_t(q) * k_taps]);
+                    std::copy(rot.begin(), rot.end(), &kept_rot[size_t(q) * ns]);
                 }
             }
             out[2 * q] = float(std::log(best_res / dmin2 + 1e-6));

@@ -29,7 +29,7 @@ double rrc(double t, double b) // root raised cosine, t in symbols
 // Symbols drawn from `points` at sps samples per symbol, roll-off 0.3, first symbol instant at sample tau; a
 // second path `late` symbols later with gain g2 (0: none).
 std::vector<gr_complex> linear(size_t n, const std::vector<std::complex<double>>& points, double sps, double tau,
-                               unsigned seed, double late = 0.0, std::complex<double> g2 = 0.0)
+                               unsigned seed, double late = 0.0, std::complex<double> g2 = 0.0, double cfo = 0.0)
 {
     std::mt19937 g(seed);
     std::uniform_int_distribution<int> d(0, int(points.size()) - 1);
@@ -47,7 +47,7 @@ std::vector<gr_complex> linear(size_t n, const std::vector<std::complex<double>>
             if (late > 0 && std::fabs(t - late) < 10)
                 acc += g2 * a[k] * rrc(t - late, 0.3);
         }
-        x[i] = gr_complex(acc);
+        x[i] = gr_complex(acc * std::polar(1.0, 2 * pi * cfo * double(i)));
     }
     return x;
 }
@@ -61,12 +61,17 @@ std::vector<gr_complex> psk(size_t n, int m, double sps, double tau, unsigned se
     return linear(n, p, sps, tau, seed, late, g2);
 }
 
-std::vector<std::complex<double>> square_qam(int m) // m x m odd levels (unnormalized: the front end scales)
+// m x m odd levels (unnormalized: the front end scales); lim > 0: a cross grid without the corners where both
+// |levels| exceed lim (32QAM: m 6, lim 3)
+std::vector<std::complex<double>> square_qam(int m, int lim = 0)
 {
     std::vector<std::complex<double>> p;
     for (int i = 0; i < m; i++)
-        for (int q = 0; q < m; q++)
-            p.emplace_back(2 * i - (m - 1), 2 * q - (m - 1));
+        for (int q = 0; q < m; q++) {
+            const int li = 2 * i - (m - 1), lq = 2 * q - (m - 1);
+            if (lim == 0 || std::abs(li) <= lim || std::abs(lq) <= lim)
+                p.emplace_back(li, lq);
+        }
     return p;
 }
 
@@ -169,6 +174,25 @@ BOOST_AUTO_TEST_CASE(psk_order_lines_and_the_equalizer)
     BOOST_TEST_MESSAGE("8PSK under 2-path ISI, 8th-power line before/after CMA: " << before << " " << after);
     BOOST_CHECK_GT(after, 0.95);
     BOOST_CHECK_LT(1.0 - after, (1.0 - before) / 4.0); // the line's shortfall cut at least 4-fold
+}
+
+BOOST_AUTO_TEST_CASE(cross_qam_carrier_from_its_rings)
+{
+    // 32QAM, whose plain 4th-power line is too weak on ~140 symbols: with a carrier offset of 0.015 cycles per
+    // symbol, the ring-weighted carrier and the fit find its grid
+    order_features f(1024);
+    BOOST_CHECK_EQUAL(square_qam(6, 3).size(), 32u);
+    int close = 0;
+    for (unsigned s = 0; s < 8; s++) {
+        auto v = features(f, linear(1024, square_qam(6, 3), 7.3, 1.0 + 0.7 * s, 60 + s, 0.0, 0.0, 0.015 / 7.3));
+        BOOST_TEST_MESSAGE("32QAM, carrier offset: log residuals " << v[dd_fits] << " " << v[dd_fits + 2] << " "
+                                                                    << v[dd_fits + 4] << " " << v[dd_fits + 6]
+                                                                    << " " << v[dd_fits + 8]);
+        close += v[dd_fits + 2] < -4.0f;
+        for (int q : { 0, 2, 3, 4 })
+            BOOST_CHECK_GT(v[dd_fits + 2 * q], -2.6f);
+    }
+    BOOST_CHECK_GE(close, 7);
 }
 
 BOOST_AUTO_TEST_CASE(gain_and_carrier_phase_do_not_matter)

@@ -101,6 +101,7 @@ def test_fuse_learns_the_orders_the_network_cannot(fused):
     assert info["val_accuracy_network"] < 0.5          # an untrained network: about one class in three
     assert info["val_accuracy"] >= 0.9, info
     assert info["command"].startswith("gr-amc fuse ") and info["presets"] == [fused["config"]]
+    assert (info["weight_decay"], info["dropout"]) == (1e-4, 0.0)
     # on frames of another seed, through the classifier's own path
     runner = ModelRunner(str(fused["fused"]))
     assert runner.front_end == {"name": "order-features", "version": 2, "input": "features", "size": 307}
@@ -108,6 +109,15 @@ def test_fuse_learns_the_orders_the_network_cannot(fused):
     probs, status = runner.classify(x)
     assert np.all(status == 0)
     assert np.mean(probs.argmax(1) == y) >= 0.85
+
+
+@pytest.mark.parametrize("args, message", [(["--dropout", "1.5"], "--dropout must be in"),
+                                           (["--weight-decay", "-1"], "--weight-decay >= 0"),
+                                           (["--frames", "100"], "--frames must be >= 1024")])
+def test_fuse_refuses_bad_settings(fused, tmp_path, args, message):
+    p = run_cli("fuse", fused["base"], "--generate", fused["config"], "-o", tmp_path / "x.onnx", *args)
+    assert p.returncode != 0 and message in p.stderr
+    assert not (tmp_path / "x.onnx").exists()
 
 
 def test_a_version_1_file_still_runs(fused, tmp_path):

@@ -27,6 +27,7 @@ SPS_VALUES = [4, 6, 10, 16]
 # name, classes of the sps target, what is asserted: (mean over classes and rates, classes with a mean >= 0.85,
 # the lowest single cell)
 CASES = [("amc-default", SPS_CLASSES_2018, (0.90, set(SPS_CLASSES_2018), 0.70)),
+         ("amc-default-fp32", SPS_CLASSES_2018, (0.90, set(SPS_CLASSES_2018), 0.70)),
          ("amc-gru", SPS_CLASSES_2016, (0.78, {"BPSK", "QPSK", "8PSK", "PAM4"}, 0.0))]
 
 
@@ -81,15 +82,35 @@ def test_shipped_model_holds_over_symbol_rates(name, sps_classes, reached):
     assert acc.min() >= lowest, f"lowest cell {acc.min():.2f} ({np.unravel_index(acc.argmin(), acc.shape)})"
 
 
-def test_shipped_default_has_its_front_end_and_network():
-    """amc-default is its network with a fusion head: the contract names the front end, and the network inside is
-    the one the recipe trained (rn1d, 24 classes), runnable alone."""
+@pytest.mark.parametrize("name", ["amc-default", "amc-default-fp32"])
+def test_shipped_default_has_its_front_end_and_network(name):
+    """amc-default-fp32 is its network with a fusion head on order-features version 2; amc-default is the same file
+    with the network quantized to int8: the contract names the front end, the head is the same, and the network
+    inside is the one the recipe trained (rn1d, 24 classes), runnable alone."""
     from gnuradio.amc import contract
     from gnuradio.amc.model_file import read_contract
     from gnuradio.amc.training.fusion import base_network
-    proto, meta = read_contract("amc-default")
-    assert meta[contract.META_FRONT_END]["name"] == "order-features"
+    proto, meta = read_contract(name)
+    assert meta[contract.META_FRONT_END] == {"name": "order-features", "version": 2, "input": "features",
+                                             "size": 307}
     assert meta[contract.META_FUSION]["presets"] == ["wild", "wild-mix"]
     assert meta[contract.META_FUSION]["command"].startswith("gr-amc fuse ")
     net = base_network(proto, meta)
     assert [i.name for i in net.graph.input] == ["input"] and meta[contract.META_MODEL] == "rn1d"
+    quantized = {n.op_type for n in net.graph.node} & {"QuantizeLinear", "DequantizeLinear"}
+    assert bool(quantized) == (name == "amc-default")
+
+
+def test_shipped_default_is_the_fp32_file_with_an_int8_network():
+    """Both files hold the same float32 head (initializers under the head's prefix, equal)."""
+    from onnx import numpy_helper
+    from gnuradio.amc.fused_graph import HEAD_PREFIX
+    from gnuradio.amc.model_file import read_contract
+
+    def head(name):
+        proto, _ = read_contract(name)
+        return {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer if i.name.startswith(HEAD_PREFIX)}
+    a, b = head("amc-default"), head("amc-default-fp32")
+    assert len(a) >= 6 and a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])

@@ -460,7 +460,7 @@ def test_zoo_sizes():
 
 
 @pytest.mark.parametrize("name, classes, frame_length", [("amc-default", contract.CLASSES_2018, 1024),
-                                                          ("amc-default-int8", contract.CLASSES_2018, 1024),
+                                                          ("amc-default-fp32", contract.CLASSES_2018, 1024),
                                                           ("amc-gru", contract.CLASSES_2016, 128)])
 def test_shipped_models_carry_the_contract(name, classes, frame_length):
     """The shipped files: found by name, the contract of their preset, outputs of the class count, and the GRU

@@ -37,10 +37,13 @@ namespace amc {
  * appends 138 floats, 307 in all:
  *  7. decision-directed fits per QAM grid (16, 32, 64, 128, 256QAM, unit power): from two starts (the CMA's
  *     taps and a plain matched filter) the carrier from the 4th power's line (its mean is negative real for
- *     QPSK and QAM: pi/4 taken off) and the best of 4 phase rotations in [0, pi/2), then 3 rounds of
- *     slicing to the grid, a linear phase fit of the decisions and a least-squares refit of the 7 taps;
- *     per grid the natural log of (mean squared distance to the grid / the grid's squared minimum distance
- *     + 1e-6) and the gain |sum y d*| / sum |d|^2 of the better start: 10 floats;
+ *     QPSK and QAM: pi/4 taken off; for the cross grids 32 and 128QAM, whose plain line is weak, each
+ *     (z/|z|)^4 weighted by the mean over its ring of the grid, searched within +-0.05 cycles per symbol) and
+ *     the best of 4 phase rotations in [0, pi/2), then 3 rounds of slicing to the grid, a linear phase fit of
+ *     the decisions and a least-squares refit of the 7 taps; 64 and 256QAM also start from the 16QAM fit,
+ *     128QAM from the 32QAM fit (their points cluster around those grids' at unit power). Per grid the
+ *     natural log of (mean squared distance to the grid / the grid's squared minimum distance + 1e-6) and the
+ *     gain |sum y d*| / sum |d|^2 of the best start: 10 floats;
  *  8. the 8 x 8 folded constellation histogram of 5 again, with the carrier phase of 7, after (e) and
  *     before (b) the equalizer: 128 floats.
  * The frame is scaled

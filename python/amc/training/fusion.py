@@ -60,7 +60,7 @@ def head_data(net_bytes, meta, presets, n, seed, shard_size=8, chunk=2048, log=N
     return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
 
 
-def _head_module(n_classes, n_features, hidden, mu, sd):
+def _head_module(n_classes, n_features, hidden, mu, sd, dropout=0.0):
     import torch
 
     class Head(torch.nn.Module):
@@ -68,9 +68,10 @@ def _head_module(n_classes, n_features, hidden, mu, sd):
             super().__init__()
             self.register_buffer("mu", torch.from_numpy(mu.astype(np.float32)))
             self.register_buffer("inv_sd", torch.from_numpy((1.0 / sd).astype(np.float32)))
+            drop = [torch.nn.Dropout(dropout)] if dropout > 0 else []
             self.mlp = torch.nn.Sequential(
-                torch.nn.Linear(n_classes + n_features, hidden), torch.nn.ReLU(),
-                torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+                torch.nn.Linear(n_classes + n_features, hidden), torch.nn.ReLU(), *drop,
+                torch.nn.Linear(hidden, hidden), torch.nn.ReLU(), *drop,
                 torch.nn.Linear(hidden, n_classes))
             torch.nn.init.zeros_(self.mlp[-1].weight)
             torch.nn.init.zeros_(self.mlp[-1].bias)
@@ -82,17 +83,19 @@ def _head_module(n_classes, n_features, hidden, mu, sd):
     return Head()
 
 
-def train_head(train, val, hidden=128, epochs=30, lr=1e-3, batch_size=256, seed=0, weight_decay=1e-4, log=None):
-    """Train a head on (logits, features, labels, snrs) tuples; cosine schedule, the epoch with the lowest
-    validation loss kept (smoother than the accuracy, and the block reports probabilities).  Returns (head module
-    (eval mode), history list of dicts, the network's own validation accuracy)."""
+def train_head(train, val, hidden=128, epochs=30, lr=1e-3, batch_size=256, seed=0, weight_decay=1e-4, dropout=0.0,
+               log=None):
+    """Train a head on (logits, features, labels, snrs) tuples; AdamW (weight_decay), dropout after each hidden
+    layer while training, cosine schedule, the epoch with the lowest validation loss kept (smoother than the
+    accuracy, and the block reports probabilities).  Returns (head module (eval mode), history list of dicts, the
+    network's own validation accuracy)."""
     import torch
     torch.manual_seed(seed)
     lt, ft, yt = (torch.from_numpy(a) for a in train[:3])
     lv, fv, yv = (torch.from_numpy(a) for a in val[:3])
     mu = train[1].mean(0)
     sd = np.maximum(train[1].std(0), 1e-3)
-    head = _head_module(lt.shape[1], ft.shape[1], hidden, mu, sd)
+    head = _head_module(lt.shape[1], ft.shape[1], hidden, mu, sd, dropout)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     gen = torch.Generator().manual_seed(seed)
@@ -173,8 +176,8 @@ def network_of(base):
     return base_network(proto, meta), net_meta
 
 
-def fuse(base, output, presets, frames=65536, val_frames=8192, hidden=128, epochs=30, lr=1e-3, seed=0,
-         threads=1, report=None, quiet=False, command=None):
+def fuse(base, output, presets, frames=65536, val_frames=8192, hidden=128, epochs=30, lr=1e-3, weight_decay=1e-4,
+         dropout=0.0, seed=0, threads=1, report=None, quiet=False, command=None):
     """Train a fusion head over the network of `base` (a file or shipped name; for a fused file, its network)
     on frames of `presets` and write the composed file to `output`.  Returns the report dict."""
     import torch
@@ -182,6 +185,8 @@ def fuse(base, output, presets, frames=65536, val_frames=8192, hidden=128, epoch
     log = (lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     if frames < 1024 or val_frames < 256:
         raise ValueError(f"--frames must be >= 1024 and --val-frames >= 256, got {frames} and {val_frames}")
+    if not 0.0 <= dropout < 1.0 or weight_decay < 0.0:
+        raise ValueError(f"--dropout must be in [0, 1) and --weight-decay >= 0, got {dropout} and {weight_decay}")
     net, net_meta = network_of(base)
     t0 = time.time()
     log(f"fuse: {frames} training frames of {', '.join(presets)} (seed {seed}), {val_frames} validation frames")
@@ -190,18 +195,21 @@ def fuse(base, output, presets, frames=65536, val_frames=8192, hidden=128, epoch
     return fuse_data(net, net_meta, tr, va, dict(base=str(base), presets=list(presets), frames=int(frames),
                                                  val_frames=int(val_frames), seed=int(seed),
                                                  data_seconds=round(time.time() - t0, 1)),
-                     output, hidden=hidden, epochs=epochs, lr=lr, report=report, log=log, command=command)
+                     output, hidden=hidden, epochs=epochs, lr=lr, weight_decay=weight_decay, dropout=dropout,
+                     report=report, log=log, command=command)
 
 
-def fuse_data(net, net_meta, tr, va, info, output, hidden=128, epochs=30, lr=1e-3, report=None, log=None,
-              command=None):
+def fuse_data(net, net_meta, tr, va, info, output, hidden=128, epochs=30, lr=1e-3, weight_decay=1e-4, dropout=0.0,
+              report=None, log=None, command=None):
     """The second half of fuse: train the head on the head_data tuples tr / va, compose, check, write."""
     log = log or (lambda m: None)
     import torch
     t0 = time.time()
-    head, history, base_val = train_head(tr, va, hidden=hidden, epochs=epochs, lr=lr, seed=info["seed"], log=log)
+    head, history, base_val = train_head(tr, va, hidden=hidden, epochs=epochs, lr=lr, seed=info["seed"],
+                                         weight_decay=weight_decay, dropout=dropout, log=log)
     kept = min(history, key=lambda h: h["val_loss"])
-    info = dict(info, hidden=int(hidden), epochs=int(epochs), lr=float(lr), kept_epoch=kept["epoch"],
+    info = dict(info, hidden=int(hidden), epochs=int(epochs), lr=float(lr), weight_decay=float(weight_decay),
+                dropout=float(dropout), kept_epoch=kept["epoch"],
                 val_accuracy=kept["val_accuracy"], val_accuracy_network=base_val,
                 head_seconds=round(time.time() - t0, 1))
     if command:
