@@ -190,9 +190,15 @@ def test_init_weights_from_an_exported_onnx_file(tiny, tmp_path):
         "-m", "resnet", "--init-weights", tmp_path / "base.onnx")
     assert "trained on 'rms'-normalized frames, this run uses 'peak'; give --normalization rms" in refused(
         "-m", "cnn1", "--normalization", "peak", "--init-weights", tmp_path / "base.onnx")
-    # a shipped model by name: 24 classes of 1024 samples do not fit this 3-class, 64-sample data set
+    # a shipped model by name: 24 classes of 1024 samples do not fit this 3-class, 64-sample data set; the
+    # default's network is int8, its float file is the one to fine-tune
     assert "is model 'rn1d', 24 classes, frame length 1024" in refused("-m", "rn1d", "--init-weights",
-                                                                       "amc-default")
+                                                                       "amc-default-fp32")
+    from gnuradio.amc.training.fusion import network_of
+    from gnuradio.amc.training.onnx_import import WeightImportError, onnx_weight_nodes
+    with pytest.raises(WeightImportError, match="the graph is quantized .*fine-tune from the float model"):
+        onnx_weight_nodes(network_of("amc-default")[0])
+    assert len(onnx_weight_nodes(network_of("amc-default-fp32")[0])) >= 20
     assert "not found" in refused("-m", "cnn1", "--init-weights", tmp_path / "missing.onnx")
     variants.quantize_file(str(tmp_path / "base.onnx"), str(tmp_path / "base-int8.onnx"), calib_inputs=x[:32])
     assert "the graph is quantized" in refused("-m", "cnn1", "--init-weights", tmp_path / "base-int8.onnx")

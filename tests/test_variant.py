@@ -220,7 +220,7 @@ def test_variant_cli(tiny):
 
 
 def test_fine_tuning_from_a_rotation_ensemble_starts_from_its_network(tiny, tmp_path):
-    """--init-weights ENSEMBLE.onnx (the shipped amc-default is one) reads the network inside it: with a vanishing
+    """--init-weights ENSEMBLE.onnx (release 2's amc-default was one) reads the network inside it: with a vanishing
     learning rate the fine-tuned file is the plain network again, computing what the file the ensemble was made
     from computes; rotation_ensemble_network takes the ensemble apart into exactly that network."""
     d, data = tiny
