@@ -29,7 +29,7 @@ mkdir -p "$D"
 cd "$D"     # relative paths, so that the models' amc.training metadata holds no machine paths
 
 # --- training -----------------------------------------------------------------------------------------------
-# amc-default: rn1d (1-D ResNet, 384 k parameters) on the `wild` preset (24 RadioML 2018.01A classes, random
+# the default's network: rn1d (1-D ResNet, 384 k parameters) on the `wild` preset (24 RadioML 2018.01A classes, random
 # timing, 4..16 samples per symbol, roll-off 0.2..0.5, rml2018 channel), SNR -10..30 dB; 108 epochs of 32,768 new
 # frames: 92 at 2e-3, then 16 of half-cosine decay.
 $GRAMC train --generate wild -m rn1d -o amc-default-net.onnx --schedule wsd --epochs 108 --decay-epochs 16 --lr 2e-3 \
