@@ -41,7 +41,8 @@ $GRAMC train --generate wild -m rn1d -o amc-default-net.onnx --schedule wsd --ep
 # (amc.front_end).  The recorded run (release 5) fused the network inside release 4's amc-default (the same
 # weights as amc-default-net.onnx; `gr-amc fuse FUSED.onnx` fuses a fused file's network again), calling the
 # command's library half (training.fusion.fuse_data) on its frames and features, which had been saved to compare
-# head settings; about 15 CPU-minutes, most of it generating the frames and running the front end.
+# head settings; this command, run afterwards, wrote the same head bit for bit (only the metadata differs); about
+# 15 CPU-minutes, most of it generating the frames and running the front end.
 $GRAMC fuse amc-default-net.onnx --generate wild wild-mix --frames 393216 --val-frames 8192 --seed 41 \
   --hidden 64 --epochs 30 -o amc-default-fp32.onnx --report amc-default-fp32.fuse.json
 # amc-gru: the GRU (15,571 parameters) on `wild2016` (the 11 RadioML 2016.10a classes, 128 samples), SNR -10..18
