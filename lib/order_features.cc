@@ -94,6 +94,8 @@ struct grid_rings {
     }
 };
 const grid_rings k_rings32(k_qam[1]), k_rings128(k_qam[3]);
+// the grids whose carrier is ring-weighted (the cross grids), by grid
+const grid_rings* const k_ring_carrier[k_grids] = { nullptr, &k_rings32, nullptr, &k_rings128, nullptr };
 constexpr double k_max_cfo = 0.05; // cycles per symbol searched by the cross grids' carrier
 
 inline int odd_level(double u, int m) // nearest odd integer to u in -(m-1)..(m-1)
@@ -176,6 +178,7 @@ struct order_features::impl {
     std::vector<double> total, power, prefix, linepw;
     std::vector<cd> fx, cw; // the equalizer's unit-power input at 2 samples/symbol and its taps (y = sum fx conj(cw))
     size_t fns = 0;         // its output symbols
+    set_carrier car_b, car_e; // the carriers of the sets before and after the equalizer (version 2)
 
     explicit impl(size_t len)
         : nf(pow2_at_least(4 * len)),
@@ -384,6 +387,32 @@ struct order_features::impl {
         fns = ns;
     }
 
+    // The strongest line of an n-point spectrum (|spec|^2 into pw), among the bins at offsets -half..half from
+    // 0 or, for half < 0, all bins: its bin, and its frequency in cycles per sample (-0.5..0.5) refined by
+    // parabolic interpolation.
+    static double line_peak(const gr_complex* spec, size_t n, long half, std::vector<double>& pw, size_t* at)
+    {
+        for (size_t k = 0; k < n; k++) {
+            pw[k] = double(std::norm(spec[k]));
+        }
+        const long lo = half < 0 ? 0 : -half, hi = half < 0 ? long(n) - 1 : half;
+        size_t best = 0;
+        double top = -1.0;
+        for (long i = lo; i <= hi; i++) {
+            const size_t k = size_t((i + long(n)) % long(n));
+            if (pw[k] > top) {
+                top = pw[k];
+                best = k;
+            }
+        }
+        double f = (double(best) + parabolic(pw, best)) / double(n);
+        if (f >= 0.5) {
+            f -= 1.0;
+        }
+        *at = best;
+        return f;
+    }
+
     // The carrier of unit-power symbols z from the line of z^4 (parabolic refinement): the per-symbol
     // frequency (radians) and the line's phase (radians, of the 4th power).
     void carrier(const std::vector<cd>& z, double* w, double* arg)
@@ -397,16 +426,7 @@ struct order_features::impl {
         fft_rate.execute();
         const gr_complex* spec = fft_rate.get_outbuf();
         size_t best = 0;
-        for (size_t k = 0; k < nf; k++) {
-            total[k] = double(std::norm(spec[k]));
-            if (total[k] > total[best]) {
-                best = k;
-            }
-        }
-        double f = (double(best) + parabolic(total, best)) / double(nf);
-        if (f >= 0.5) {
-            f -= 1.0;
-        }
+        const double f = line_peak(spec, nf, -1, total, &best);
         *w = 2.0 * k_pi * f / 4.0;
         *arg = std::arg(cd(spec[best]));
     }
@@ -459,24 +479,8 @@ struct order_features::impl {
         }
         fft_line.execute();
         const gr_complex* spec = fft_line.get_outbuf();
-        const long half = long(std::floor(4.0 * k_max_cfo * double(nl)));
-        std::vector<double>& pw = linepw;
         size_t best = 0;
-        for (size_t k = 0; k < nl; k++) {
-            pw[k] = double(std::norm(spec[k]));
-        }
-        double top = -1.0;
-        for (long i = -half; i <= half; i++) {
-            const size_t k = size_t((i + long(nl)) % long(nl));
-            if (pw[k] > top) {
-                top = pw[k];
-                best = k;
-            }
-        }
-        double f = (double(best) + parabolic(pw, best)) / double(nl);
-        if (f >= 0.5) {
-            f -= 1.0;
-        }
+        const double f = line_peak(spec, nl, long(std::floor(4.0 * k_max_cfo * double(nl))), linepw, &best);
         *w = 2.0 * k_pi * f / 4.0;
         *ph = std::arg(cd(spec[best])) / 4.0;
     }
@@ -484,8 +488,6 @@ struct order_features::impl {
     // Step 7: decision-directed fits per QAM grid on the equalizer's input (fx, fns symbols); the carriers of
     // the two starts are those of the sets after (e: the CMA's output) and before (b, one symbol earlier than
     // the plain matched filter's first output here) the equalizer.
-    set_carrier car_b, car_e;
-
     void dd_fits(float* out)
     {
         std::fill(out, out + 2 * k_grids, 0.0f);
@@ -563,34 +565,46 @@ struct order_features::impl {
             }
             return e / double(ns);
         };
-        cd starts[2][k_taps];
+        cd starts[k_dd_starts][k_taps];
         for (int j = 0; j < k_taps; j++) {
             starts[0][j] = std::conj(cw[j]);
             starts[1][j] = j == 2 * (k_taps / 4) ? cd(1.0, 0.0) : cd(0.0, 0.0);
         }
+        // each start's output, filtered once for every grid
+        std::vector<cd> u0[k_dd_starts];
+        for (int s0 = 0; s0 < k_dd_starts; s0++) {
+            u0[s0].resize(ns);
+            filter(starts[s0], u0[s0]);
+        }
         // start 0 (y = the CMA's output): the carrier of set e; start 1 (y_k = b_{k+1}): that of set b, one
-        // symbol on
-        double cw4[2] = { car_e.w, car_b.w };
-        double cph[2] = { (car_e.arg - k_pi) / 4.0, (car_b.arg - k_pi) / 4.0 + car_b.w };
-        // the cross grids' 4th-power line is weak (its mean over the grid: -0.19 and -0.18 against -0.6 to -0.68
-        // for the square ones): their carrier weighs each (z/|z|)^4 by its ring's mean, searched within
-        // +-k_max_cfo cycles per symbol
-        double xw4[2][2], xph[2][2]; // [cross grid][start]
-        {
-            std::vector<cd> z0(ns);
-            for (int s0 = 0; s0 < k_dd_starts; s0++) {
-                filter(starts[s0], z0);
-                double p = 0.0;
-                for (const auto& v : z0) {
-                    p += std::norm(v);
-                }
-                const double g = p > 0.0 ? double(ns) / p : 0.0; // 1 / mean power
-                for (int c = 0; c < 2; c++) {
-                    const grid_rings& rg = c == 0 ? k_rings32 : k_rings128;
-                    ring_carrier(z0, g, rg, &xw4[c][s0], &xph[c][s0]);
+        // symbol on.  The cross grids' 4th-power line is weak (its mean over the grid: -0.19 and -0.18 against
+        // -0.6 to -0.68 for the square ones): their carrier weighs each (z/|z|)^4 by its ring's mean, searched
+        // within +-k_max_cfo cycles per symbol.
+        double cw4[k_grids][k_dd_starts], cph[k_grids][k_dd_starts];
+        for (int s0 = 0; s0 < k_dd_starts; s0++) {
+            const set_carrier& car = s0 == 0 ? car_e : car_b;
+            double p = 0.0;
+            for (const auto& v : u0[s0]) {
+                p += std::norm(v);
+            }
+            const double g = p > 0.0 ? double(ns) / p : 0.0; // 1 / mean power
+            for (int q = 0; q < k_grids; q++) {
+                if (k_ring_carrier[q]) {
+                    ring_carrier(u0[s0], g, *k_ring_carrier[q], &cw4[q][s0], &cph[q][s0]);
+                } else {
+                    cw4[q][s0] = car.w;
+                    cph[q][s0] = (car.arg - k_pi) / 4.0 + (s0 == 0 ? 0.0 : car.w);
                 }
             }
         }
+        auto ramp = [&](double ph, double w) { // rot_k = e^{-j(ph + w k)}
+            cd r = std::polar(1.0, -ph);
+            const cd step = std::polar(1.0, -w);
+            for (size_t k = 0; k < ns; k++) {
+                rot[k] = r;
+                r *= step;
+            }
+        };
         const double kc = 0.5 * double(ns - 1);
         // the fits of the coarse grids are the third start of the fine ones whose points cluster around
         // theirs at unit power: 64 and 256QAM around 16QAM's, 128QAM around 32QAM's
@@ -605,32 +619,19 @@ struct order_features::impl {
                 cd v[k_taps];
                 if (s0 < k_dd_starts) {
                     std::copy(starts[s0], starts[s0] + k_taps, v);
-                    filter(v, u);
+                    u = u0[s0];
                     // carrier of this start, then the best of k_dd_phases rotations
-                    const bool cross = g.lim > 0;
-                    const double w0 = cross ? xw4[q == 1 ? 0 : 1][s0] : cw4[s0];
-                    const double ph0 = cross ? xph[q == 1 ? 0 : 1][s0] : cph[s0];
                     double best_a = 0.0, best_e = -1.0;
                     for (int i = 0; i < k_dd_phases; i++) {
                         const double a = 0.5 * k_pi * double(i) / k_dd_phases;
-                        cd r = std::polar(1.0, -ph0 + a);
-                        const cd step = std::polar(1.0, -w0);
-                        for (size_t k = 0; k < ns; k++) {
-                            rot[k] = r;
-                            r *= step;
-                        }
+                        ramp(cph[q][s0] - a, cw4[q][s0]);
                         const double e = fit(g);
                         if (best_e < 0.0 || e < best_e) {
                             best_e = e;
                             best_a = a;
                         }
                     }
-                    cd r = std::polar(1.0, -ph0 + best_a);
-                    const cd step = std::polar(1.0, -w0);
-                    for (size_t k = 0; k < ns; k++) {
-                        rot[k] = r;
-                        r *= step;
-                    }
+                    ramp(cph[q][s0] - best_a, cw4[q][s0]);
                 } else {
                     const size_t c = size_t(coarse[q]);
                     std::copy(&kept_v[c * k_taps], &kept_v[c * k_taps] + k_taps, v);
