@@ -21,8 +21,7 @@ constexpr double k_min_sps = 3.5;   // symbol-rate search range, samples per sym
 constexpr double k_max_sps = 17.0;
 constexpr int k_lags = 4;           // lag products x(n) x*(n - tau), tau = 0..k_lags-1
 constexpr double k_rolloff = 0.35;  // matched filter
-constexpr int k_span_v1 = 8;        // symbols each side, versions 1 and 2
-constexpr int k_span_v3 = 4;        // version 3: 8 symbols more per frame for the statistics and fits
+constexpr int k_span = 8;           // symbols each side
 constexpr int k_table = 64;         // filter table points per symbol
 constexpr int k_taps = 7;           // equalizer taps at 2 samples per symbol
 constexpr int k_iters = 30;
@@ -38,7 +37,7 @@ constexpr int k_dd_phases = 4;              // initial rotations in [0, pi/2)
 constexpr int k_dd_starts = 2;             // the CMA's taps, then a plain matched filter
 constexpr double k_dd_ridge = 1e-2;         // least-squares taps: ridge = k_dd_ridge * symbols
 constexpr size_t k_v1_size = 2 * k_per_set + 1;
-constexpr size_t k_v2_size = k_v1_size + 2 * k_grids + 2 * k_iq_bins * k_iq_bins; // version 3: the same
+constexpr size_t k_v2_size = k_v1_size + 2 * k_grids + 2 * k_iq_bins * k_iq_bins;
 
 // A QAM grid: odd levels -(m-1)..(m-1) per axis, scaled by c to unit power; cross grids leave out the
 // corners where both |levels| exceed lim.
@@ -169,12 +168,11 @@ struct order_features::impl {
         std::vector<cd> z;
     };
 
-    int span;   // matched filter: symbols each side
     size_t nf;  // rate search and carrier FFT size (>= 4 L)
     size_t nl;  // spectral-line FFT size (>= L)
     gr::fft::fft_complex_fwd fft_rate;
     gr::fft::fft_complex_fwd fft_line;
-    std::vector<double> table;  // RRC at k_table points per symbol over [-span, span]
+    std::vector<double> table;  // RRC at k_table points per symbol over [-k_span, k_span]
     std::vector<float> hann;
     std::vector<gr_complex> x, b2, sym, eq;
     std::vector<double> total, power, prefix, linepw;
@@ -182,13 +180,12 @@ struct order_features::impl {
     size_t fns = 0;         // its output symbols
     set_carrier car_b, car_e; // the carriers of the sets before and after the equalizer (version 2)
 
-    impl(size_t len, int span_symbols)
-        : span(span_symbols),
-          nf(pow2_at_least(4 * len)),
+    explicit impl(size_t len)
+        : nf(pow2_at_least(4 * len)),
           nl(pow2_at_least(len)),
           fft_rate(static_cast<int>(pow2_at_least(4 * len)), 1),
           fft_line(static_cast<int>(pow2_at_least(len)), 1),
-          table(size_t(2 * span_symbols * k_table + 2)),
+          table(2 * k_span * k_table + 2),
           hann(len),
           x(len),
           total(pow2_at_least(4 * len)),
@@ -197,7 +194,7 @@ struct order_features::impl {
           linepw(pow2_at_least(len))
     {
         for (size_t i = 0; i < table.size(); i++) {
-            table[i] = rrc_value(double(i) / k_table - span);
+            table[i] = rrc_value(double(i) / k_table - k_span);
         }
         for (size_t n = 0; n < len; n++) {
             hann[n] = float(0.5 - 0.5 * std::cos(2.0 * k_pi * double(n) / double(len - 1)));
@@ -206,8 +203,8 @@ struct order_features::impl {
 
     double rrc(double t) const // t in symbols, linear interpolation in the table; 0 outside the span
     {
-        const double u = (t + span) * k_table;
-        if (u < 0.0 || u >= double(2 * span * k_table)) {
+        const double u = (t + k_span) * k_table;
+        if (u < 0.0 || u >= double(2 * k_span * k_table)) {
             return 0.0;
         }
         const size_t i = static_cast<size_t>(u);
@@ -305,7 +302,7 @@ struct order_features::impl {
     void matched(const gr_complex* xs, size_t len, double sps, double t0)
     {
         b2.clear();
-        const double edge = span * sps;
+        const double edge = k_span * sps;
         const double first = t0 + sps * std::ceil((edge - t0) / sps);
         for (double t = first; t < double(len) - edge; t += sps / 2.0) {
             const long n0 = std::max(0L, long(std::ceil(t - edge)));
@@ -788,7 +785,7 @@ size_t order_features::feature_size(int v)
         throw std::invalid_argument("order_features: version must be " + std::to_string(min_version) + ".." +
                                     std::to_string(version) + ", got " + std::to_string(v));
     }
-    return v == 1 ? k_v1_size : k_v2_size; // version 3: version 2's features, shorter matched filter
+    return v == 1 ? k_v1_size : k_v2_size;
 }
 
 order_features::order_features(size_t frame_len, int v)
@@ -799,7 +796,7 @@ order_features::order_features(size_t frame_len, int v)
                                     std::to_string(frame_len));
     }
     feature_size(v); // checks the version
-    d_impl.reset(new impl(frame_len, v >= 3 ? k_span_v3 : k_span_v1));
+    d_impl.reset(new impl(frame_len));
 }
 
 order_features::~order_features() = default;

@@ -73,27 +73,22 @@ def test_front_end_finds_the_symbol_rate_blind():
 
 
 def test_front_end_refuses_and_zeroes_bad_frames():
-    assert amc_python.ORDER_FEATURES_SIZE == 307 and amc_python.ORDER_FEATURES_VERSION == 3
+    assert amc_python.ORDER_FEATURES_SIZE == 307 and amc_python.ORDER_FEATURES_VERSION == 2
     assert amc_python.ORDER_FEATURES_MIN_VERSION == 1
-    assert [amc_python.order_features_size(v) for v in (1, 2, 3)] == [169, 307, 307]
-    assert contract.FRONT_ENDS["order-features"] == {1: 169, 2: 307, 3: 307}
+    assert [amc_python.order_features_size(v) for v in (1, 2)] == [169, 307]
+    assert contract.FRONT_ENDS["order-features"] == {1: 169, 2: 307}
     x = np.zeros((3, 512), np.complex64)
     x[1] = np.exp(2j * np.pi * 0.1 * np.arange(512))
     x[2, 7] = np.nan
     f = amc_python.order_features(x)
     assert f.shape == (3, 307) and f.dtype == np.float32
     assert not f[0].any() and not f[2].any() and f[1].any()
-    # version 1 (the files fused before version 2) is version 2's first 169 features; version 3 (the default)
-    # has version 2's layout from a shorter matched filter
+    # version 1 (the files fused before version 2) is version 2's first 169 features
     f1 = amc_python.order_features(x, version=1)
-    f2 = amc_python.order_features(x, version=2)
-    assert f1.shape == (3, 169) and f2.shape == (3, 307)
-    np.testing.assert_array_equal(f1, f2[:, :169])
-    np.testing.assert_array_equal(f, amc_python.order_features(x, version=3))
-    assert not np.array_equal(f[1], f2[1])
-    assert not f2[0].any() and not f2[2].any()
-    for bad in (0, 4):
-        with pytest.raises(ValueError, match="version must be 1..3, got %d" % bad):
+    assert f1.shape == (3, 169)
+    np.testing.assert_array_equal(f1, f[:, :169])
+    for bad in (0, 3):
+        with pytest.raises(ValueError, match="version must be 1..2, got %d" % bad):
             amc_python.order_features(x, version=bad)
     with pytest.raises(ValueError, match="2-D"):
         amc_python.order_features(x[0])
@@ -109,7 +104,7 @@ def test_fuse_learns_the_orders_the_network_cannot(fused):
     assert (info["weight_decay"], info["dropout"]) == (1e-4, 0.0)
     # on frames of another seed, through the classifier's own path
     runner = ModelRunner(str(fused["fused"]))
-    assert runner.front_end == {"name": "order-features", "version": 3, "input": "features", "size": 307}
+    assert runner.front_end == {"name": "order-features", "version": 2, "input": "features", "size": 307}
     x, y, _, _ = batch.frames(fused["config"], 384, 99)
     probs, status = runner.classify(x)
     assert np.all(status == 0)
@@ -125,38 +120,28 @@ def test_fuse_refuses_bad_settings(fused, tmp_path, args, message):
     assert not (tmp_path / "x.onnx").exists()
 
 
-@pytest.mark.parametrize("version, size", [(1, 169), (2, 307)])
-def test_an_older_version_file_still_runs(fused, tmp_path, version, size):
-    """Files fused before version 3 declare the order-features version they were trained on (release 4's
-    amc-default version 1, release 5's version 2) and get its features: a head trained on them, composed at
-    that version, runs through ModelRunner with the answers of the network plus that head (version 2 has
-    version 3's size: only the key tells them apart)."""
+def test_a_version_1_file_still_runs(fused, tmp_path):
+    """Files fused before version 2 (release 4's amc-default) declare order-features version 1 and get its 169
+    features: a head trained on version-1 features, composed at version 1, runs through ModelRunner with the
+    answers of the network plus that head."""
     proto, meta = read_contract(str(fused["fused"]))
     net = fusion.base_network(proto, meta)
-    tr = fusion.head_data(net.SerializeToString(), meta, [fused["config"]], 1024, 5, version=version)
-    va = fusion.head_data(net.SerializeToString(), meta, [fused["config"]], 256, 6, version=version)
-    assert tr[1].shape == (1024, size)
+    tr = fusion.head_data(net.SerializeToString(), meta, [fused["config"]], 1024, 5, version=1)
+    va = fusion.head_data(net.SerializeToString(), meta, [fused["config"]], 256, 6, version=1)
+    assert tr[1].shape == (1024, 169)
     head, _, _ = fusion.train_head(tr, va, hidden=16, epochs=2, seed=1)
-    path = tmp_path / f"v{version}.onnx"
-    fileio.atomic_write_bytes(fusion.compose(net, head, meta, {"seed": 1}, version=version), str(path))
+    path = tmp_path / "v1.onnx"
+    fileio.atomic_write_bytes(fusion.compose(net, head, meta, {"seed": 1}, version=1), str(path))
     runner = ModelRunner(str(path))
-    assert runner.front_end == {"name": "order-features", "version": version, "input": "features", "size": size}
+    assert runner.front_end == {"name": "order-features", "version": 1, "input": "features", "size": 169}
     x, _, _, _ = batch.frames(fused["config"], 16, 8)
     xin = runtime.contract_input(x, meta)
     with torch.no_grad():
         want = head(torch.from_numpy(runtime.onnx_predict(net.SerializeToString(), xin)),
                     torch.from_numpy(runtime.order_features_of(xin, meta[contract.META_REPRESENTATION],
-                                                               meta[contract.META_INPUT_LAYOUT], version))).numpy()
+                                                               meta[contract.META_INPUT_LAYOUT], 1))).numpy()
     np.testing.assert_allclose(runtime.onnx_predict(str(path), xin), want, atol=1e-4)
-    np.testing.assert_allclose(runner.classify(x)[0], torch.softmax(torch.from_numpy(want), 1).numpy(), atol=1e-4)
-
-
-def test_compose_refuses_a_head_of_another_size(fused):
-    proto, meta = read_contract(str(fused["fused"]))
-    net = fusion.base_network(proto, meta)
-    tr = fusion.head_data(net.SerializeToString(), meta, [fused["config"]], 256, 5, version=1)
-    head, _, _ = fusion.train_head(tr, tr, hidden=8, epochs=1, seed=1)
-    with pytest.raises(ValueError, match="the head takes 169 features; order-features version 3 makes 307"):
+    with pytest.raises(ValueError, match="the head takes 169 features; order-features version 2 makes 307"):
         fusion.compose(net, head, meta, {"seed": 1})
 
 
@@ -214,7 +199,7 @@ def _with_meta(src, dst, **changes):
     ("{not json", "not valid JSON"),
     ({"name": "order-features", "version": 1}, "name, version, input and size"),
     ({"name": "cyclic", "version": 1, "input": "features", "size": 169}, "front end 'cyclic'"),
-    ({"name": "order-features", "version": 4, "input": "features", "size": 307}, "version 4; this gr-amc computes versions 1, 2, 3"),
+    ({"name": "order-features", "version": 3, "input": "features", "size": 307}, "version 3; this gr-amc computes versions 1, 2"),
     ({"name": "order-features", "version": 2, "input": "feats", "size": 307}, "names the input 'feats'"),
     ({"name": "order-features", "version": 2, "input": "features", "size": 12}, "version 2 makes 307 features, the model says size 12"),
     # a version-1 key on a head that takes version 2's 307 features

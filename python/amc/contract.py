@@ -51,7 +51,7 @@ META_FUSION = "amc.fusion"                  # JSON, optional: how a fusion head 
 
 #: Front ends a model file may name in amc.front_end: name -> the versions this module computes (the last is
 #: the one new fusion heads get) and their sizes (features per frame).
-FRONT_ENDS = {"order-features": {1: 169, 2: 307, 3: 307}}
+FRONT_ENDS = {"order-features": {1: 169, 2: 307}}
 
 
 def front_end_version(name):

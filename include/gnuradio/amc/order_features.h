@@ -22,8 +22,8 @@ namespace amc {
  *     products x(n) x*(n - tau), tau = 0..3, powers added, searched for 3.5..17 samples per symbol as the
  *     largest ratio to the local floor, refined by parabolic interpolation of the log power;
  *  2. the symbol timing from the phase of the line of |x|^2 at that rate;
- *  3. a root-raised-cosine matched filter (roll-off 0.35, 8 symbols each side; 4 in version 3) evaluated at
- *     2 samples per symbol from the first symbol instant clear of the frame's edge by that span;
+ *  3. a root-raised-cosine matched filter (roll-off 0.35, 8 symbols each side) evaluated at 2 samples per
+ *     symbol from the first symbol instant clear of the frame's edge;
  *  4. a 7-tap fractionally spaced constant-modulus equalizer (CMA) adapted on the frame's own symbols:
  *     30 steps of block gradient descent (step 0.05, output power held at 1) from a centre spike;
  *  5. for the symbol-spaced samples before (b) and after (e) the equalizer, each scaled to unit power:
@@ -33,8 +33,8 @@ namespace amc {
  *     (from the 4th power's line) and folding the phase into [0, pi/2);
  *  6. the natural log of the estimated samples per symbol.
  *
- * That is 2 * (5 + 3 + 12 + 64) + 1 = 169 floats, in that order (b first): version 1.  Version 2 appends
- * 138 floats, 307 in all:
+ * That is 2 * (5 + 3 + 12 + 64) + 1 = 169 floats, in that order (b first): version 1.  Version 2 (the default)
+ * appends 138 floats, 307 in all:
  *  7. decision-directed fits per QAM grid (16, 32, 64, 128, 256QAM, unit power): from two starts (the CMA's
  *     taps and a plain matched filter) the carrier from the 4th power's line (its mean is negative real for
  *     QPSK and QAM: pi/4 taken off; for the cross grids 32 and 128QAM, whose plain line is weak, each
@@ -46,10 +46,6 @@ namespace amc {
  *     gain |sum y d*| / sum |d|^2 of the best start: 10 floats;
  *  8. the 8 x 8 folded constellation histogram of 5 again, with the carrier phase of 7, after (e) and
  *     before (b) the equalizer: 128 floats.
- * Version 3 (the default) is version 2 with the matched filter's span halved to 4 symbols each side: 8 more
- * symbols per frame enter steps 4-8 (at 14 samples per symbol a 1024-sample frame has 57 symbols clear of
- * an 8-symbol span, 65 of a 4-symbol one); the truncation's intersymbol interference behind a full RRC
- * transmitter is -42 dB (-55 dB at 8 symbols), under the noise of any frame.
  * The frame is scaled
  * to unit power first; an all-zero frame, one that is too short (under 128 samples) or that holds NaN/Inf
  * gives all-zero features. Deterministic; one object per thread (it owns its FFT plans and buffers).
@@ -58,10 +54,10 @@ class AMC_API order_features
 {
 public:
     //! Latest version of the feature definition (written into model files, amc.front_end).
-    static constexpr int version = 3;
+    static constexpr int version = 2;
     //! Oldest version still computed.
     static constexpr int min_version = 1;
-    //! Number of features per frame of a version (169 for 1, 307 for 2 and 3).
+    //! Number of features per frame of a version (169 for 1, 307 for 2).
     static size_t feature_size(int version = order_features::version);
     //! Shortest frame accepted (shorter frames give zeros).
     static constexpr size_t min_frame_len = 128;

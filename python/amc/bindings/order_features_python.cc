@@ -6,7 +6,7 @@
  * BINDTOOL_GEN_AUTOMATIC(0)
  * BINDTOOL_USE_PYGCCXML(0)
  * BINDTOOL_HEADER_FILE(order_features.h)
- * BINDTOOL_HEADER_FILE_HASH(a030ddbcebc4dfe3f784eb556a996ca6)
+ * BINDTOOL_HEADER_FILE_HASH(7b8547ce682b35416948dd645b28445b)
  */
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -91,7 +91,7 @@ void bind_order_features(py::module& m)
     m.def("order_features", &order_features, py::arg("frames"),
           py::arg("version") = int(gr::amc::order_features::version), D(order_features));
     m.def("order_features_size", [](int v) { return gr::amc::order_features::feature_size(v); },
-          py::arg("version"), "Number of order features per frame of a version (169 for 1, 307 for 2 and 3).");
+          py::arg("version"), "Number of order features per frame of a version (169 for 1, 307 for 2).");
     m.def("blind_symbol_rate", &blind_symbol_rate, py::arg("frames"), D(blind_symbol_rate));
     m.attr("ORDER_FEATURES_SIZE") = gr::amc::order_features::feature_size();
     m.attr("ORDER_FEATURES_VERSION") = gr::amc::order_features::version;

@@ -13,8 +13,7 @@ cyclic autocorrelation, RRC matched filter at 2 samples/symbol, 7-tap constant-m
 spectral lines of the M-th powers, amplitude moments and histograms and a folded constellation
 histogram of the symbols before and after the equalizer, and log(samples per symbol) (version 1, 169
 floats); version 2 (307) adds decision-directed fits per QAM grid (16..256QAM) and the folded histograms
-with the corrected carrier phase; version 3 (307, the default) is version 2 with a 4-symbol matched
-filter span instead of 8 (more symbols per frame). A zero or non-finite row gives zeros. ValueError for a bad shape or a
+with the corrected carrier phase. A zero or non-finite row gives zeros. ValueError for a bad shape or a
 version outside ORDER_FEATURES_MIN_VERSION..ORDER_FEATURES_VERSION.)doc";
 static const char* __doc_gr_amc_blind_symbol_rate = R"doc(blind_symbol_rate(frames) -> (sps float64 (n,), t0 float64 (n,))
 
