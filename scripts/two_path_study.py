@@ -18,7 +18,8 @@ first), the fraction of frames that fit the 16QAM grid (residual / d_min^2 < e^-
 
 and, for the frames with 0.5 <= |g1/g0| < 1.3, whether acquisition is the limit: the 7-tap fit started instead
 from the CMA's output with the carrier found by brute force (41 frequencies within +-0.02 cycles/symbol x 8
-phases, the lowest residual), or from a plain matched filter with the spike at each of the 7 taps.
+phases, the lowest residual), or from a plain matched filter with the spike at each of the 7 taps; and the fit
+with longer equalizers, the CMA run longer (taps, steps, step size; the decision-directed rounds use as many taps).
 
     PYTHONPATH=build/test_modules GR_AMC_DATA_DIR=gr-amc .venv/bin/python scripts/two_path_study.py [--frames 300]
 """
@@ -92,13 +93,16 @@ def carrier4(y):
     return np.exp(-1j * ((np.angle(spec[i]) - np.pi) / 4 + 2 * np.pi * f / 4 * np.arange(len(y))))
 
 
-def dd_fit(x2, taps=7, steps=3, ridge=1e-2, w=None, rot=None):
+CMA_VARIANTS = [(7, 30, 0.05), (7, 100, 0.1), (11, 100, 0.1), (15, 150, 0.1)]   # (taps, steps, step size)
+
+
+def dd_fit(x2, taps=7, steps=3, ridge=1e-2, w=None, rot=None, cma=(30, 0.05)):
     """The 7-tap decision-directed fit, from the CMA's taps and the 4th power's carrier (the best of 4 rotations)
     unless taps w and a derotation rot are given: (residual, decisions, per-symbol derotation)."""
     X = taps_input(x2, taps)
     ns = len(X)
     if w is None:
-        y = bes.cma(x2, taps)
+        y = bes.cma(x2, taps, *cma)
         w = np.linalg.lstsq(X, y, rcond=None)[0]             # the CMA's taps as y = X w
     if rot is None:
         y = X @ w
@@ -177,7 +181,8 @@ def main():
         dd.append(res < FIT)
         ch.append(min(res, channel_fit(x2, d, rot)) < FIT)
         if 0.5 <= rel[i] < 1.3:
-            acq.append([res < FIT] + [r < FIT for r in other_starts(x2)])
+            acq.append([res < FIT] + [r < FIT for r in other_starts(x2)]
+                       + [dd_fit(x2, taps, cma=(n, mu))[0] < FIT for taps, n, mu in CMA_VARIANTS])
     dd, ch, acq = np.array(dd), np.array(ch), np.array(acq)
     print(f"{len(x)} frames of 16QAM, 4..6 samples/symbol, 30 dB, rml2018 paths with known gains: fraction that "
           f"fits the grid")
@@ -190,7 +195,9 @@ def main():
     a = acq.mean(0)
     print(f"\n{len(acq)} frames with 0.5 <= abs(g1/g0) < 1.3, the 7-tap fit from: the CMA and the 4th power {a[0]:.2f}; "
           f"the CMA and a brute-force carrier {a[1]:.2f}; the best of 7 spikes {a[2]:.2f}; any of them "
-          f"{acq.any(1).mean():.2f}")
+          f"{acq[:, :3].any(1).mean():.2f}")
+    print("longer equalizers (taps, CMA steps, step size): " + "; ".join(
+        f"{v} {a[3 + i]:.2f}" for i, v in enumerate(CMA_VARIANTS)))
 
 
 if __name__ == "__main__":
