@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Benchmark: what a rotation ensemble costs in the classifier block .
+"""Benchmark: what a rotation ensemble costs in the classifier block.
 
-The shipped amc-default is a 4-rotation ensemble of its network (`gr-amc variant --rotations 4`): the graph
-runs the network on four turns of every frame.  This measures, alternated in one process over --repeats
+A K-rotation ensemble (`gr-amc variant MODEL --rotations 4`; release 2's amc-default was one) runs the network on
+K turns of every frame.  This measures, alternated in one process over --repeats
 rounds (medians reported), the same flowgraph -- vector_source_c (noise, repeating) -> head ->
 amc.classifier(max_batch, threads) -> null_sink -- with the ensemble and with the network alone (taken out of
-the ensemble by variants.rotation_ensemble_network, i.e. `gr-amc variant amc-default --rotations 1`), as
+the ensemble by variants.rotation_ensemble_network, i.e. `gr-amc variant ENSEMBLE --rotations 1`), as
 frames/s of wall time and frames per CPU-second of the process, and the ratio network / ensemble (expected
 about K: the ensemble does K times the MACs).
 
-Run from the repo root:
-  PYTHONPATH=build/test_modules GR_AMC_DATA_DIR=gr-amc .venv/bin/python bench/bench_rotations.py
+Run from the repo root (release 2's default: `git show 71581dd:gr-amc/models/amc-default.onnx > r2.onnx`):
+  PYTHONPATH=build/test_modules GR_AMC_DATA_DIR=gr-amc .venv/bin/python bench/bench_rotations.py --model r2.onnx
 """
 import argparse
 import os
@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 import onnx
-from gnuradio import amc, gr
+from gnuradio import gr
 
 from gnuradio.amc import contract, paths
 
@@ -32,7 +32,7 @@ from gnuradio.amc import variants
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="amc-default", help="a rotation ensemble (path or shipped name)")
+    ap.add_argument("--model", required=True, help="a rotation ensemble (path or shipped name)")
     ap.add_argument("--frames", type=int, default=3000, help="frames per flowgraph run")
     ap.add_argument("--max-batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)

@@ -30,8 +30,8 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(1)
     L, n = a.frame_length, a.classes
-    print(f"| model | parameters | ONNX size | MACs/frame | ms/frame batch 1 | ms/frame batch 64 | "
-          f"training frames/s |\n|---|---|---|---|---|---|---|")
+    print("| model | parameters | ONNX size | MACs/frame | ms/frame batch 1 | ms/frame batch 64 | "
+          "training frames/s |\n|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     frames = (rng.standard_normal((64, L)) + 1j * rng.standard_normal((64, L))).astype(np.complex64)
     for name in a.models:

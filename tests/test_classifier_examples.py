@@ -51,7 +51,7 @@ def test_headless_example_prints_tags_and_messages(env, tmp_path):
 
 
 def test_live_example_shows_the_label(env, tmp_path):
-    py = compile_grc("classify_live.grc", tmp_path, env)
+    compile_grc("classify_live.grc", tmp_path, env)
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
