@@ -42,7 +42,7 @@ META_DATASET = "amc.dataset"                # dataset preset / file the model wa
 META_SEED = "amc.seed"                      # training seed
 META_TRAINING = "amc.training"              # JSON: how it was trained (epochs, lr, command...)
 META_ROTATIONS = "amc.rotations"            # int, optional: the graph averages the network over this many
-                                            # turns of each frame (a rotation ensemble, quantize.rotation_ensemble)
+                                            # turns of each frame (a rotation ensemble, variants.rotation_ensemble)
 
 META_FRONT_END = "amc.front_end"            # JSON, optional: the graph's second input and the front end that makes
                                             # it, {"name": "order-features", "version": 1, "input": "features",
