@@ -93,17 +93,22 @@ def carrier4(y):
     return np.exp(-1j * ((np.angle(spec[i]) - np.pi) / 4 + 2 * np.pi * f / 4 * np.arange(len(y))))
 
 
-CMA_VARIANTS = [(7, 30, 0.05), (7, 100, 0.1), (11, 100, 0.1), (15, 150, 0.1)]   # (taps, steps, step size)
+# (taps, steps, step size); the first is the front end's CMA
+CMA_VARIANTS = [(7, 30, 0.05), (7, 100, 0.1), (11, 100, 0.1), (15, 150, 0.1)]
 
 
-def dd_fit(x2, taps=7, steps=3, ridge=1e-2, w=None, rot=None, cma=(30, 0.05)):
-    """The 7-tap decision-directed fit, from the CMA's taps and the 4th power's carrier (the best of 4 rotations)
-    unless taps w and a derotation rot are given: (residual, decisions, per-symbol derotation)."""
+def cma_start(x2, taps=7, steps=30, mu=0.05):
+    """The CMA's output and its taps w (y = taps_input(x2) @ w)."""
+    y = bes.cma(x2, taps, steps, mu)
+    return y, np.linalg.lstsq(taps_input(x2, taps), y, rcond=None)[0]
+
+
+def dd_fit(x2, w, rot=None, steps=3, ridge=1e-2):
+    """The decision-directed fit from taps w and, unless a derotation rot is given, the 4th power's carrier (the
+    best of 4 rotations): (residual, decisions, per-symbol derotation)."""
+    taps = len(w)
     X = taps_input(x2, taps)
     ns = len(X)
-    if w is None:
-        y = bes.cma(x2, taps, *cma)
-        w = np.linalg.lstsq(X, y, rcond=None)[0]             # the CMA's taps as y = X w
     if rot is None:
         y = X @ w
         base = carrier4(y)
@@ -118,22 +123,15 @@ def dd_fit(x2, taps=7, steps=3, ridge=1e-2, w=None, rot=None, cma=(30, 0.05)):
     return res, d, rot
 
 
-def other_starts(x2, taps=7):
-    """Residuals of the fit from (a) the CMA's output with the brute-force carrier, (b) the best of 7 spikes."""
-    X = taps_input(x2, taps)
-    y = bes.cma(x2, taps)
-    w = np.linalg.lstsq(X, y, rcond=None)[0]
-    k = np.arange(len(X))
+def other_starts(x2, y, w):
+    """Residuals of the fit from (a) the CMA's output y (taps w) with the brute-force carrier, (b) the best of the
+    spikes at each tap."""
+    k = np.arange(len(y))
     rots = [np.exp(-1j * (2 * np.pi * f * k + a)) for f in np.linspace(-0.02, 0.02, 41)
             for a in np.arange(8) * np.pi / 16]
     rot = min(rots, key=lambda r: residual(y * r)[0])
-    brute = dd_fit(x2, taps, w=w, rot=rot)[0]
-    spikes = []
-    for sp in range(taps):
-        w0 = np.zeros(taps, complex)
-        w0[sp] = 1.0
-        spikes.append(dd_fit(x2, taps, w=w0)[0])
-    return brute, min(spikes)
+    brute = dd_fit(x2, w, rot=rot)[0]
+    return brute, min(dd_fit(x2, np.eye(len(w), dtype=complex)[sp])[0] for sp in range(len(w)))
 
 
 def channel_fit(x2, d, rot, rounds=3, lo=-6, hi=10, neq=21):
@@ -177,12 +175,13 @@ def main():
         xi = xi / np.sqrt(np.mean(np.abs(xi) ** 2))
         x2 = bes.matched_samples(xi.astype(np.complex128), sps[i], t0[i], 2)
         x2 = x2 / np.sqrt(np.mean(np.abs(x2) ** 2))
-        res, d, rot = dd_fit(x2)
+        y, w = cma_start(x2, *CMA_VARIANTS[0])
+        res, d, rot = dd_fit(x2, w)
         dd.append(res < FIT)
         ch.append(min(res, channel_fit(x2, d, rot)) < FIT)
         if 0.5 <= rel[i] < 1.3:
-            acq.append([res < FIT] + [r < FIT for r in other_starts(x2)]
-                       + [dd_fit(x2, taps, cma=(n, mu))[0] < FIT for taps, n, mu in CMA_VARIANTS])
+            acq.append([res < FIT] + [r < FIT for r in other_starts(x2, y, w)]
+                       + [dd_fit(x2, cma_start(x2, *v)[1])[0] < FIT for v in CMA_VARIANTS[1:]])
     dd, ch, acq = np.array(dd), np.array(ch), np.array(acq)
     print(f"{len(x)} frames of 16QAM, 4..6 samples/symbol, 30 dB, rml2018 paths with known gains: fraction that "
           f"fits the grid")
@@ -197,7 +196,7 @@ def main():
           f"the CMA and a brute-force carrier {a[1]:.2f}; the best of 7 spikes {a[2]:.2f}; any of them "
           f"{acq[:, :3].any(1).mean():.2f}")
     print("longer equalizers (taps, CMA steps, step size): " + "; ".join(
-        f"{v} {a[3 + i]:.2f}" for i, v in enumerate(CMA_VARIANTS)))
+        f"{v} {r:.2f}" for v, r in zip(CMA_VARIANTS, [a[0]] + list(a[3:]))))
 
 
 if __name__ == "__main__":
