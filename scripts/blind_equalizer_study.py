@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Does a blind constant-modulus equalizer pay on one frame of the `rml2018` channel? (docs/models.md, "What limits
-them".)  numpy only, seeded; a measurement, not a shipped front end.
+"""Does a blind constant-modulus equalizer pay on one frame of the `rml2018` channel? (docs/studies.md, "The fusion
+head and the front end".)  numpy only, seeded; a measurement, not a shipped front end.
 
 Frames of the batch generator (`wild` draws: 4..16 samples/symbol, roll-off 0.2..0.5, random timing), 1024
 samples, 30 dB, the rml2018 channel (second path 1.8 samples late and 2 dB down) or AWGN alone.  For each frame,

@@ -16,7 +16,7 @@
 # Needs numpy, scipy, torch; onnx and onnxruntime for the ONNX file (without them the run still leaves its
 # checkpoint, and `gr-amc train ... --resume --checkpoint MODEL.ckpt` with the same options exports it here).
 # Only the pure-Python part of gnuradio.amc is used: it is copied into a temporary package, so neither GNU Radio
-# nor a build of this repository is needed.  docs/models.md ("A GPU run") explains the procedure.
+# nor a build of this repository is needed.  docs/models.md ("Continuing the schedule, and a GPU run") explains it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$PWD/gpu-out}

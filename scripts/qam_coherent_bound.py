@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Upper bound for telling QAM16 from QAM64 in one rml2016a frame (docs/zoo.md, "What limits them").
+"""Upper bound for telling QAM16 from QAM64 in one rml2016a frame (docs/studies.md, "The GRU").
 
 An ideal coherent receiver: perfect timing and phase, AWGN only, the 16 symbols of a 128-sample frame at
 8 samples/symbol, maximum-likelihood choice between the two constellations (symbols equally likely).  The

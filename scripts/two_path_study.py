@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Which 16QAM frames miss their grid under multipath, and does a receiver that models the channel instead of
-inverting it fit them? (docs/models.md, "What limits them", 1.)  numpy and the C++ front end; seeded; a
+inverting it fit them? (docs/studies.md, "QAM orders under multipath")  numpy and the C++ front end; seeded; a
 measurement, not a shipped front end.
 
 Frames: 16QAM of the batch generator at 4..6 samples/symbol (roll-off 0.2..0.5, AWGN-free source), then the
